@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+def _settings_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("EXPSESSION", "CACHES", "DATABASES", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        from .conf import clear_caches
+        from .stores import reset_store
+
+        clear_caches()
+        reset_store()
+
+
+class ExpSessionConfig(AppConfig):
+    name = "django_expsession"
+    verbose_name = "Sessions (express-session)"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  registers the checks
+
+        setting_changed.connect(_settings_changed, dispatch_uid="django_expsession.settings")

@@ -1,0 +1,105 @@
+"""In-process store for development and tests: thread-safe and bounded."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from .. import document as doc
+from ..cookie import now_ms
+from .base import Store
+
+
+class MemoryStore(Store):
+    """Keeps JSON strings, so callers never share objects with the store.
+
+    Unlike express's MemoryStore it cannot leak: browser-session records get
+    a TTL, expired records are swept as writes come in, and ``max_entries``
+    caps the size (the records closest to expiry go first).
+    """
+
+    def __init__(
+        self, *, max_entries: int = 10_000, sweep_every: int = 100, **options: float
+    ) -> None:
+        super().__init__(**options)
+        if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
+            raise ValueError("max_entries should be a whole number >= 1.")
+        self.max_entries = max_entries
+        self._sweep_every = max(1, int(sweep_every))
+        self._records: dict[str, tuple[str, int]] = {}  # sid -> (json, expiry ms)
+        self._writes = 0
+        self._lock = threading.Lock()
+
+    def _live(self, sid: str, now: int) -> tuple[str, int] | None:
+        record = self._records.get(sid)
+        if record is not None and record[1] <= now:
+            del self._records[sid]
+            return None
+        return record
+
+    def get(self, sid: str) -> doc.Document | None:
+        with self._lock:
+            record = self._live(sid, now_ms())
+        return None if record is None else doc.loads(record[0], sid)
+
+    def set(self, sid: str, data: doc.Document) -> None:
+        text = doc.dumps(data)
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        with self._lock:
+            self._records.pop(sid, None)  # re-insert: newest last
+            self._records[sid] = (text, expiry)
+            self._writes += 1
+            if self._writes % self._sweep_every == 0 or len(self._records) > self.max_entries:
+                self._sweep(now_ms())
+
+    def touch(self, sid: str, data: doc.Document) -> None:
+        with self._lock:
+            now = now_ms()
+            record = self._live(sid, now)
+            if record is None:
+                return
+            expiry = doc.store_expiry_ms(data, self.ttl)
+            if expiry - record[1] < self.touch_after * 1000:
+                return
+            stored = doc.loads(record[0], sid)
+            if stored is None:
+                return
+            stored["cookie"] = data["cookie"]
+            self._records[sid] = (doc.dumps(stored), expiry)
+
+    def destroy(self, sid: str) -> None:
+        with self._lock:
+            self._records.pop(sid, None)
+
+    def all(self) -> Iterator[tuple[str, doc.Document]]:
+        with self._lock:
+            self._sweep(now_ms())
+            records = list(self._records.items())
+        for sid, (text, _) in records:
+            document = doc.loads(text, sid)
+            if document is not None:
+                yield sid, document
+
+    def length(self) -> int:
+        with self._lock:
+            self._sweep(now_ms())
+            return len(self._records)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def clear_expired(self) -> int:
+        with self._lock:
+            return self._sweep(now_ms())
+
+    def _sweep(self, now: int) -> int:
+        expired = [sid for sid, (_, expiry) in self._records.items() if expiry <= now]
+        for sid in expired:
+            del self._records[sid]
+        overflow = len(self._records) - self.max_entries
+        if overflow > 0:
+            soonest = sorted(self._records, key=lambda sid: self._records[sid][1])[:overflow]
+            for sid in soonest:
+                del self._records[sid]
+        return len(expired)
