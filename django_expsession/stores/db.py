@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 
-from django.db import router, transaction
+from django.db import connections, router, transaction
 
 from .. import document as doc
 from ..cookie import format_iso, ms_to_datetime, now_ms
@@ -79,6 +79,14 @@ class DatabaseStore(Store):
 
     _UPSERT_FIELDS = ("data", "expires", "user_id", "updated")
 
+    def _upsert_options(self) -> dict[str, object]:
+        """One INSERT ... ON CONFLICT/ON DUPLICATE KEY UPDATE statement."""
+        features = connections[self.db_for_write()].features
+        options: dict[str, object] = {"update_conflicts": True, "update_fields": list(self._UPSERT_FIELDS)}
+        if features.supports_update_conflicts_with_target:
+            options["unique_fields"] = ["sid"]  # MySQL/MariaDB take no target
+        return options
+
     # -- sync ----------------------------------------------------------------
 
     def get(self, sid: str) -> doc.Document | None:
@@ -87,12 +95,7 @@ class DatabaseStore(Store):
         return None if row is None else self._document(sid, *row)
 
     def set(self, sid: str, data: doc.Document) -> None:
-        self._objects(write=True).bulk_create(
-            [self._row(sid, data)],
-            update_conflicts=True,
-            unique_fields=["sid"],
-            update_fields=list(self._UPSERT_FIELDS),
-        )
+        self._objects(write=True).bulk_create([self._row(sid, data)], **self._upsert_options())
 
     def touch(self, sid: str, data: doc.Document) -> None:
         qs, expires = self._touch_filter(sid, data)
@@ -137,12 +140,7 @@ class DatabaseStore(Store):
         return None if row is None else self._document(sid, *row)
 
     async def aset(self, sid: str, data: doc.Document) -> None:
-        await self._objects(write=True).abulk_create(
-            [self._row(sid, data)],
-            update_conflicts=True,
-            unique_fields=["sid"],
-            update_fields=list(self._UPSERT_FIELDS),
-        )
+        await self._objects(write=True).abulk_create([self._row(sid, data)], **self._upsert_options())
 
     async def atouch(self, sid: str, data: doc.Document) -> None:
         qs, expires = self._touch_filter(sid, data)

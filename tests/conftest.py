@@ -1,0 +1,143 @@
+"""Fixtures shared by every test module.
+
+``store_name`` parametrizes a test over every store backend on every real
+service (django-redis style). ``expsession.configure(...)`` sets the
+EXPSESSION setting the way express-session's test helper builds its app:
+secret 'keyboard cat', a 60 s cookie unless COOKIE is given, resave and
+saveUninitialized left at their (true) defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.test import AsyncClient, Client
+
+from django_expsession.stores import get_store
+from django_expsession.stores.base import Store
+
+from . import services, spy
+from .app import app as _app
+
+MEMORY = "django_expsession.stores.memory.MemoryStore"
+DATABASE = "django_expsession.stores.db.DatabaseStore"
+
+
+@dataclass(frozen=True)
+class StoreParam:
+    backend: str
+    options: dict[str, Any]
+    database: str | None = None  # a DATABASES alias the store needs
+    service: str | None = None  # a service that must be running
+
+
+# Every store on every service. Later backends add rows here.
+STORES: dict[str, StoreParam] = {
+    "memory": StoreParam(MEMORY, {}),
+    "db-sqlite": StoreParam(DATABASE, {"USING": "default"}, database="default"),
+    "db-postgres": StoreParam(DATABASE, {"USING": "postgres"}, database="postgres", service="postgres"),
+    "db-mariadb": StoreParam(DATABASE, {"USING": "mariadb"}, database="mariadb", service="mariadb"),
+}
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_name" in metafunc.fixturenames:
+        metafunc.parametrize("store_name", list(STORES), ids=list(STORES))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("store_name") if callspec else None
+        if name is None:
+            continue
+        param = STORES[name]
+        if param.service and not services.available(param.service):
+            item.add_marker(pytest.mark.skip(reason=services.skip_reason(param.service)))
+            continue
+        if param.database and not item.get_closest_marker("django_db"):
+            # Async views reach the database from another thread, so those
+            # tests need real transactions rather than a wrapping one.
+            transaction = item.get_closest_marker("asyncio") is not None or "async" in item.name
+            item.add_marker(pytest.mark.django_db(databases=[param.database], transaction=transaction))
+
+
+class ExpSession:
+    """Configure EXPSESSION for one test and reach the configured store."""
+
+    def __init__(self, settings: Any, store_name: str) -> None:
+        self._settings = settings
+        self.store_name = store_name
+        self.param = STORES[store_name]
+
+    def configure(self, *, spy_on: bool = True, **overrides: Any) -> Store:
+        """Set EXPSESSION; returns the store, built from the new settings."""
+        backend = self.param.backend
+        if spy_on:
+            from django.utils.module_loading import import_string
+
+            spy_cls = spy.SPIES[import_string(backend)]
+            backend = f"tests.spy.{spy_cls.__name__}"
+        store_options = dict(self.param.options)
+        store_options.update(overrides.pop("STORE_OPTIONS", {}))
+        value: dict[str, Any] = {
+            "SECRET": "keyboard cat",
+            "COOKIE": {"MAX_AGE": 60},
+            "STORE": {"BACKEND": backend, "OPTIONS": store_options},
+        }
+        value.update(overrides)
+        self._settings.EXPSESSION = value
+        spy.calls.clear()
+        store = get_store()
+        store.clear()
+        return store
+
+    @property
+    def store(self) -> Store:
+        return get_store()
+
+    @property
+    def calls(self) -> Any:
+        return spy.calls
+
+
+@pytest.fixture
+def store_name() -> str:
+    """Overridden by parametrization; a plain test gets the memory store."""
+    return "memory"
+
+
+@pytest.fixture
+def expsession(settings: Any, store_name: str) -> Iterator[ExpSession]:
+    helper = ExpSession(settings, store_name)
+    yield helper
+    if helper.param.service == "redis":
+        get_store().clear()
+
+
+@pytest.fixture
+def app(settings: Any) -> Iterator[Any]:
+    """Register the view for this test: ``@app`` on a (sync or async) function."""
+    settings.ROOT_URLCONF = "tests.app"
+    _app.reset()
+    yield _app
+    _app.reset()
+
+
+@pytest.fixture
+def async_app(settings: Any, app: Any) -> Any:
+    settings.ROOT_URLCONF = "tests.app_async"
+    return app
+
+
+@pytest.fixture
+def client() -> Client:
+    return Client()
+
+
+@pytest.fixture
+def async_client() -> AsyncClient:
+    return AsyncClient()

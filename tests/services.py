@@ -1,0 +1,68 @@
+"""Where the test services live, and whether they are up.
+
+Connection settings come from the environment with local defaults. Run
+locally with a service down, its tests are skipped with a hint; under CI
+(``CI=true``) a missing service fails the run instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+START_HINT = "start it with ../shared/services.sh (or set the {var} variables)"
+
+POSTGRES = {
+    "HOST": os.environ.get("POSTGRES_HOST", "127.0.0.1"),
+    "PORT": int(os.environ.get("POSTGRES_PORT", "5432")),
+    "USER": os.environ.get("POSTGRES_USER", "postgres"),
+    "PASSWORD": os.environ.get("POSTGRES_PASSWORD", ""),
+    "NAME": os.environ.get("POSTGRES_DB", "test"),
+}
+MARIADB = {
+    "HOST": os.environ.get("MARIADB_HOST", "127.0.0.1"),
+    "PORT": int(os.environ.get("MARIADB_PORT", "3306")),
+    "USER": os.environ.get("MARIADB_USER", "root"),
+    "PASSWORD": os.environ.get("MARIADB_PASSWORD", ""),
+    "NAME": os.environ.get("MARIADB_DB", "test"),
+}
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/13")
+
+
+def reachable(host: str, port: int, timeout: float = 0.5) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def _redis_host_port() -> tuple[str, int]:
+    rest = REDIS_URL.split("://", 1)[1].split("/", 1)[0].rsplit("@", 1)[-1]
+    host, _, port = rest.partition(":")
+    return host or "127.0.0.1", int(port or 6379)
+
+
+UP = {
+    "postgres": reachable(POSTGRES["HOST"], POSTGRES["PORT"]),
+    "mariadb": reachable(MARIADB["HOST"], MARIADB["PORT"]),
+    "redis": reachable(*_redis_host_port()),
+}
+ENV_VARS = {"postgres": "POSTGRES_*", "mariadb": "MARIADB_*", "redis": "REDIS_URL"}
+
+
+def available(service: str) -> bool:
+    """True when the service can be used; in CI a missing one is an error."""
+    if UP[service]:
+        return True
+    if IN_CI:
+        raise RuntimeError(
+            f"{service} is not reachable and CI=true: CI must not skip backend tests; "
+            "run ../shared/services.sh first."
+        )
+    return False
+
+
+def skip_reason(service: str) -> str:
+    return f"{service} is not reachable; " + START_HINT.format(var=ENV_VARS[service])

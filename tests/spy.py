@@ -1,0 +1,61 @@
+"""Real stores that also count the operations the middleware asks of them.
+
+Nothing is faked: each spy subclasses a shipped backend and calls it.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from asgiref.sync import async_to_sync, sync_to_async
+
+from django_expsession.stores.base import Store
+from django_expsession.stores.db import DatabaseStore
+from django_expsession.stores.memory import MemoryStore
+
+calls: Counter[str] = Counter()
+_OPS = ("get", "set", "destroy", "touch")
+
+
+def _own(backend: type[Store], name: str) -> bool:
+    return getattr(backend, name) is not getattr(Store, name)
+
+
+def _spy(backend: type[Store]) -> type[Store]:
+    namespace: dict[str, Any] = {}
+    for op in _OPS:
+        if not (_own(backend, op) or _own(backend, "a" + op)):
+            continue  # the backend lacks it: so does its spy
+
+        # Count once, then call the backend's own side directly, so the
+        # base class's adapters cannot route back through the spy.
+        def sync(self: Store, *args: Any, _op: str = op) -> Any:
+            calls[_op] += 1
+            if _own(backend, _op):
+                return getattr(backend, _op)(self, *args)
+            return async_to_sync(getattr(backend, "a" + _op))(self, *args)
+
+        async def async_(self: Store, *args: Any, _op: str = op) -> Any:
+            calls[_op] += 1
+            if _own(backend, "a" + _op):
+                return await getattr(backend, "a" + _op)(self, *args)
+            return await sync_to_async(getattr(backend, _op))(self, *args)
+
+        namespace[op] = sync
+        namespace["a" + op] = async_
+    return type(f"Spy{backend.__name__}", (backend,), namespace)
+
+
+SpyMemoryStore = _spy(MemoryStore)
+SpyDatabaseStore = _spy(DatabaseStore)
+
+SPIES = {MemoryStore: SpyMemoryStore, DatabaseStore: SpyDatabaseStore}
+
+
+def register(backend: type[Store]) -> type[Store]:
+    """Make a spy for another backend (the cache and Redis stores)."""
+    spy = _spy(backend)
+    globals()[spy.__name__] = spy
+    SPIES[backend] = spy
+    return spy
