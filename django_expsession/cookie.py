@@ -75,6 +75,18 @@ def seconds_to_ms(value: float | timedelta) -> int:
     return int(value * 1000)
 
 
+def _attribute(name: str, default: Any, doc: str) -> Any:
+    """A property over ``Cookie.attrs[name]`` (express's attribute name)."""
+
+    def get(self: Cookie) -> Any:
+        return self.attrs.get(name, default)
+
+    def set_(self: Cookie, value: Any) -> None:
+        self.attrs[name] = value
+
+    return property(get, set_, doc=doc)
+
+
 class Cookie:
     """A session cookie. Attributes absent from ``attrs`` are left unset."""
 
@@ -190,23 +202,13 @@ class Cookie:
 
     # -- attributes -------------------------------------------------------
 
-    def _attr(name: str, default: Any, doc: str) -> property:  # type: ignore[misc]
-        def get(self: Cookie) -> Any:
-            return self.attrs.get(name, default)
-
-        def set_(self: Cookie, value: Any) -> None:
-            self.attrs[name] = value
-
-        return property(get, set_, doc=doc)
-
-    path = _attr("path", "/", "The cookie's Path.")
-    domain = _attr("domain", None, "The cookie's Domain, or None.")
-    httponly = _attr("httpOnly", True, "Whether the cookie is HttpOnly.")
-    secure = _attr("secure", False, "Whether the cookie is Secure.")
-    samesite = _attr("sameSite", None, "SameSite: None, 'Lax', 'Strict', 'None'.")
-    priority = _attr("priority", None, "Priority: None, 'Low', 'Medium', 'High'.")
-    partitioned = _attr("partitioned", False, "Whether the cookie is Partitioned.")
-    del _attr
+    path = _attribute("path", "/", "The cookie's Path.")
+    domain = _attribute("domain", None, "The cookie's Domain, or None.")
+    httponly = _attribute("httpOnly", True, "Whether the cookie is HttpOnly.")
+    secure = _attribute("secure", False, "Whether the cookie is Secure.")
+    samesite = _attribute("sameSite", None, "SameSite: None, 'Lax', 'Strict', 'None'.")
+    priority = _attribute("priority", None, "Priority: None, 'Low', 'Medium', 'High'.")
+    partitioned = _attribute("partitioned", False, "Whether the cookie is Partitioned.")
 
     def __repr__(self) -> str:
         return f"<Cookie {self.to_json()!r}>"
