@@ -24,6 +24,7 @@ from .app import app as _app
 
 MEMORY = "django_expsession.stores.memory.MemoryStore"
 DATABASE = "django_expsession.stores.db.DatabaseStore"
+CACHE = "django_expsession.stores.cache.CacheStore"
 
 
 @dataclass(frozen=True)
@@ -40,11 +41,16 @@ STORES: dict[str, StoreParam] = {
     "db-sqlite": StoreParam(DATABASE, {"USING": "default"}, database="default"),
     "db-postgres": StoreParam(DATABASE, {"USING": "postgres"}, database="postgres", service="postgres"),
     "db-mariadb": StoreParam(DATABASE, {"USING": "mariadb"}, database="mariadb", service="mariadb"),
+    "cache-locmem": StoreParam(CACHE, {"CACHE": "default"}),
+    "cache-redis": StoreParam(CACHE, {"CACHE": "redis"}, service="redis"),
 }
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "store_name" in metafunc.fixturenames:
+        # A test may narrow the rows with its own parametrize("store_name", [...]).
+        if any("store_name" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
+            return
         metafunc.parametrize("store_name", list(STORES), ids=list(STORES))
 
 

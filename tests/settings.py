@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 from testproject.settings import *  # noqa: F403
 
@@ -12,26 +13,39 @@ SECRET_KEY = "keyboard cat"
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
+# Parallel runs on one machine pick different test databases.
+_suffix = os.environ.get("TEST_DB_SUFFIX", "")
 DATABASES = {
-    "default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"},
+    # A file, not SQLite's shared in-memory database: there, concurrent
+    # writers fail at once with "database table is locked" instead of
+    # waiting, and other threads' connections cannot be closed.
+    "default": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": ":memory:",
+        "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"test_expsession{_suffix}.sqlite3")},
+    },
 }
 # Aliases exist only for reachable servers, so pytest-django never tries to
 # create a test database on a server that is down (those tests skip, or
 # fail under CI: see tests/services.py).
-# Parallel runs on one machine pick different test databases.
-_suffix = os.environ.get("TEST_DB_SUFFIX", "")
 if services.UP["postgres"] or services.IN_CI:
     DATABASES["postgres"] = {
         "ENGINE": "django.db.backends.postgresql",
         **services.POSTGRES,
-        "TEST": {"NAME": f"test_expsession{_suffix}"},
+        # No dependency on "default": a run may set up this alias alone.
+        "TEST": {"NAME": f"test_expsession{_suffix}", "DEPENDENCIES": []},
     }
 if services.UP["mariadb"] or services.IN_CI:
     DATABASES["mariadb"] = {
         "ENGINE": "django.db.backends.mysql",
         **services.MARIADB,
         "OPTIONS": {"charset": "utf8mb4"},
-        "TEST": {"NAME": f"test_expsession{_suffix}", "CHARSET": "utf8mb4", "COLLATION": "utf8mb4_bin"},
+        "TEST": {
+            "NAME": f"test_expsession{_suffix}",
+            "CHARSET": "utf8mb4",
+            "COLLATION": "utf8mb4_bin",
+            "DEPENDENCIES": [],
+        },
     }
 
 CACHES = {

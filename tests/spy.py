@@ -11,6 +11,7 @@ from typing import Any
 from asgiref.sync import async_to_sync, sync_to_async
 
 from django_expsession.stores.base import Store
+from django_expsession.stores.cache import CacheStore
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
 
@@ -49,8 +50,9 @@ def _spy(backend: type[Store]) -> type[Store]:
 
 SpyMemoryStore = _spy(MemoryStore)
 SpyDatabaseStore = _spy(DatabaseStore)
+SpyCacheStore = _spy(CacheStore)
 
-SPIES = {MemoryStore: SpyMemoryStore, DatabaseStore: SpyDatabaseStore}
+SPIES = {MemoryStore: SpyMemoryStore, DatabaseStore: SpyDatabaseStore, CacheStore: SpyCacheStore}
 
 
 def register(backend: type[Store]) -> type[Store]:

@@ -9,7 +9,7 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .base import Store
+from .base import Store, StoreError
 
 _lock = threading.Lock()
 _store: Store | None = None
@@ -46,9 +46,7 @@ def build_store(config: Any) -> Store:
     try:
         return backend(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(
-            f"EXPSESSION['STORE'] OPTIONS are not valid for {path}: {exc}"
-        ) from exc
+        raise ImproperlyConfigured(f"EXPSESSION['STORE'] OPTIONS are not valid for {path}: {exc}") from exc
 
 
 def get_store() -> Store:
@@ -72,4 +70,4 @@ def reset_store() -> None:
         _store = None
 
 
-__all__ = ["Store", "build_store", "get_store", "reset_store"]
+__all__ = ["Store", "StoreError", "build_store", "get_store", "reset_store"]

@@ -3,17 +3,19 @@
 A backend implements ``get``/``set``/``destroy`` (and optionally ``touch``,
 ``all``, ``length``, ``clear``, ``clear_expired``) on either side, sync or
 async; the base class derives the other side. "Not found" is ``None``;
-errors propagate.
+a backend failure is a :class:`StoreError` naming the store and its server.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync, sync_to_async
 
 from ..document import Document
+from ..document import user_id as document_user_id
 
 # (sync name, async name) of every store operation.
 _PAIRS = (
@@ -25,7 +27,16 @@ _PAIRS = (
     ("length", "alength"),
     ("clear", "aclear"),
     ("clear_expired", "aclear_expired"),
+    ("count_expired", "acount_expired"),
 )
+
+
+class StoreError(OSError):
+    """A store's server failed or could not be reached.
+
+    The message names the store and the server address; the backend's own
+    exception is chained (``__cause__``).
+    """
 
 
 class Store:
@@ -44,6 +55,33 @@ class Store:
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__}>"
+
+    def address(self) -> str:
+        """Where the records live, for error messages (no credentials)."""
+        return "its backend"
+
+    @contextmanager
+    def _failures(self, operation: str, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
+        """Turn the backend's ``errors`` into a StoreError that says where."""
+        try:
+            yield
+        except StoreError:
+            raise
+        except errors as exc:
+            detail = " ".join(str(exc).split()).rstrip(".") or "no details"
+            raise StoreError(
+                f"{type(self).__name__} could not {operation}: {self.address()} failed "
+                f"({type(exc).__name__}: {detail}). Check that the server is running "
+                "and that the settings point at it."
+            ) from exc
+
+    def _touch_skipped(self, stored_ms: int, new_ms: int) -> bool:
+        """TOUCH_AFTER: the stored expiry was refreshed less than that long ago.
+
+        A touch that shortens the expiry (the cookie's max age went down) is
+        never skipped.
+        """
+        return bool(self.touch_after) and 0 <= new_ms - stored_ms < self.touch_after * 1000
 
     # -- what a backend implements (either side) --------------------------
 
@@ -108,6 +146,40 @@ class Store:
     async def aclear_expired(self) -> int:
         return await self._to_async("clear_expired")  # type: ignore[no-any-return]
 
+    # -- maintenance: commands and admin (optional) -------------------------
+
+    def count_expired(self) -> int:
+        """How many records ``clear_expired()`` would remove now."""
+        return self._to_sync("count_expired")  # type: ignore[no-any-return]
+
+    async def acount_expired(self) -> int:
+        return await self._to_async("count_expired")  # type: ignore[no-any-return]
+
+    def clear_expired_batches(self) -> Iterator[int]:
+        """``clear_expired()`` one batch at a time, yielding each batch's count.
+
+        Lets ``clearsessions`` report progress; the default is a single batch.
+        """
+        yield self.clear_expired()
+
+    def expired_sessions(self) -> Iterator[tuple[str, Document]]:
+        """Iterate ``(sid, document)`` over expired records not removed yet."""
+        raise NotImplementedError("subclasses of Store must provide expired_sessions()")
+
+    def user_sessions(self, user_id: object) -> Iterator[tuple[str, Document]]:
+        """The live sessions of one user (``_auth_user_id``): "log out everywhere".
+
+        The default scans ``all()``; a backend with an index overrides it.
+        """
+        wanted = str(user_id)
+        return ((sid, data) for sid, data in self.all() if document_user_id(data) == wanted)
+
+    async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, Document]]:
+        wanted = str(user_id)
+        async for sid, data in self.aall():
+            if document_user_id(data) == wanted:
+                yield sid, data
+
     # -- derived ----------------------------------------------------------
 
     @property
@@ -115,6 +187,10 @@ class Store:
         return self._implements("touch")
 
     def supports(self, operation: str) -> bool:
+        if operation == "user_sessions":  # the default scans all()
+            return type(self).user_sessions is not Store.user_sessions or self._implements("all")
+        if operation == "expired_sessions":  # sync only, no twin
+            return type(self).expired_sessions is not Store.expired_sessions
         return self._implements(operation)
 
     # -- adapters ---------------------------------------------------------

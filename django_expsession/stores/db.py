@@ -1,18 +1,39 @@
-"""The database store: the ``Session`` model, one statement per operation."""
+"""The database store: the ``Session`` model, one statement per operation.
+
+load = one SELECT by primary key that skips expired rows; save = one upsert
+(INSERT ... ON CONFLICT / ON DUPLICATE KEY UPDATE); touch = one UPDATE of
+the ``expires`` column; destroy = one DELETE. None of them opens a
+transaction of its own. Because touch moves only the column, the column is
+the truth: a loaded document's ``cookie.expires`` is read from it. (Other
+cookie changes that reach the store only through a touch, such as a new
+``originalMaxAge``, wait for the next save, as with connect-pg-simple.)
+"""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
-from django.db import connections, router, transaction
+from asgiref.sync import sync_to_async
+from django.db import Error, connections, router, transaction
 
 from .. import document as doc
-from ..cookie import format_iso, ms_to_datetime, now_ms
+from ..cookie import datetime_to_ms, format_iso, ms_to_datetime, now_ms
 from .base import Store
 
+if TYPE_CHECKING:
+    from django.db.models import QuerySet
 
-def _model() -> type:
+    from ..models import Session
+
+
+# Every error Django's database layer raises (connection refused, lost
+# connection, lock timeouts ...) becomes a StoreError naming the database.
+_ERRORS: tuple[type[BaseException], ...] = (Error,)
+
+
+def _model() -> type[Session]:
     from ..models import Session
 
     return Session
@@ -38,13 +59,23 @@ class DatabaseStore(Store):
     def __repr__(self) -> str:
         return f"<DatabaseStore using={self.db_for_write()!r}>"
 
+    def address(self) -> str:
+        alias = self.db_for_write()
+        connection = connections[alias]
+        where = connection.settings_dict.get("NAME") if connection.vendor == "sqlite" else None
+        if where is None:
+            host = connection.settings_dict.get("HOST") or "localhost"
+            port = connection.settings_dict.get("PORT")
+            where = f"{host}:{port}" if port else str(host)
+        return f"database {alias!r} ({connection.vendor} at {where})"
+
     def db_for_read(self) -> str:
         return self.using or router.db_for_read(_model())
 
     def db_for_write(self) -> str:
         return self.using or router.db_for_write(_model())
 
-    def _objects(self, write: bool = False):  # type: ignore[no-untyped-def]
+    def _objects(self, write: bool = False) -> QuerySet[Session]:
         return _model().objects.using(self.db_for_write() if write else self.db_for_read())
 
     # -- rows <-> documents ----------------------------------------------
@@ -54,11 +85,12 @@ class DatabaseStore(Store):
         document = doc.loads(text, sid)
         if document is not None and document["cookie"].get("expires") is not None:
             # touch() moves only the column; the column is the truth.
-            ms = int(expires.timestamp() * 1000)
-            document["cookie"]["expires"] = format_iso(ms)
+            # Integer arithmetic: timestamp() * 1000 loses a millisecond
+            # for some values through float rounding.
+            document["cookie"]["expires"] = format_iso(datetime_to_ms(expires))
         return document
 
-    def _row(self, sid: str, data: doc.Document):  # type: ignore[no-untyped-def]
+    def _row(self, sid: str, data: doc.Document) -> Session:
         return _model()(
             sid=sid,
             data=doc.dumps(data),
@@ -66,23 +98,23 @@ class DatabaseStore(Store):
             user_id=doc.user_id(data),
         )
 
-    def _touch_filter(self, sid: str, data: doc.Document):  # type: ignore[no-untyped-def]
+    def _touch_filter(self, sid: str, data: doc.Document) -> tuple[QuerySet[Session], datetime]:
         expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
         now = ms_to_datetime(now_ms())
         qs = self._objects(write=True).filter(sid=sid, expires__gt=now)
         if self.touch_after:
-            # Skip rows whose expiry was refreshed within touch_after.
-            from datetime import timedelta
-
-            qs = qs.filter(expires__lt=expires - timedelta(seconds=self.touch_after))
+            # TOUCH_AFTER in the same statement: leave rows whose expiry was
+            # refreshed within touch_after (see Store._touch_skipped).
+            recent = expires - timedelta(seconds=self.touch_after)
+            qs = qs.exclude(expires__gt=recent, expires__lte=expires)
         return qs, expires
 
     _UPSERT_FIELDS = ("data", "expires", "user_id", "updated")
 
-    def _upsert_options(self) -> dict[str, object]:
+    def _upsert_options(self) -> dict[str, Any]:
         """One INSERT ... ON CONFLICT/ON DUPLICATE KEY UPDATE statement."""
         features = connections[self.db_for_write()].features
-        options: dict[str, object] = {"update_conflicts": True, "update_fields": list(self._UPSERT_FIELDS)}
+        options: dict[str, Any] = {"update_conflicts": True, "update_fields": list(self._UPSERT_FIELDS)}
         if features.supports_update_conflicts_with_target:
             options["unique_fields"] = ["sid"]  # MySQL/MariaDB take no target
         return options
@@ -91,71 +123,142 @@ class DatabaseStore(Store):
 
     def get(self, sid: str) -> doc.Document | None:
         now = ms_to_datetime(now_ms())
-        row = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires").first()
+        with self._failures("load a session", _ERRORS):
+            row = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires").first()
         return None if row is None else self._document(sid, *row)
 
     def set(self, sid: str, data: doc.Document) -> None:
-        self._objects(write=True).bulk_create([self._row(sid, data)], **self._upsert_options())
+        row = self._row(sid, data)
+        with self._failures("save a session", _ERRORS):
+            self._objects(write=True).bulk_create([row], **self._upsert_options())
 
     def touch(self, sid: str, data: doc.Document) -> None:
         qs, expires = self._touch_filter(sid, data)
-        qs.update(expires=expires)
+        with self._failures("touch a session", _ERRORS):
+            qs.update(expires=expires)
+
+    def _delete_one(self, sid: str) -> None:
+        # One DELETE statement: QuerySet.delete() would wrap it in
+        # BEGIN/COMMIT (three round trips) to collect cascades, and no
+        # model relates to sessions.
+        alias = self.db_for_write()
+        _model().objects.filter(sid=sid)._raw_delete(using=alias)
 
     def destroy(self, sid: str) -> None:
-        self._objects(write=True).filter(sid=sid).delete()
+        with self._failures("destroy a session", _ERRORS):
+            self._delete_one(sid)
 
     def all(self) -> Iterator[tuple[str, doc.Document]]:
         now = ms_to_datetime(now_ms())
         rows = self._objects().filter(expires__gt=now).order_by("sid").values_list("sid", "data", "expires")
+        with self._failures("list sessions", _ERRORS):
+            for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
+                document = self._document(sid, text, expires)
+                if document is not None:
+                    yield sid, document
+
+    def length(self) -> int:
+        with self._failures("count sessions", _ERRORS):
+            return self._objects().filter(expires__gt=ms_to_datetime(now_ms())).count()
+
+    def clear(self) -> None:
+        with self._failures("clear sessions", _ERRORS):
+            self._objects(write=True).all().delete()
+
+    def clear_expired(self) -> int:
+        """Delete expired rows in short batches (no long table lock)."""
+        with self._failures("clear expired sessions", _ERRORS):
+            return sum(self.clear_expired_batches())
+
+    def clear_expired_batches(self) -> Iterator[int]:
+        now = ms_to_datetime(now_ms())
+        objects = self._objects(write=True)
+        while True:
+            with (
+                self._failures("clear expired sessions", _ERRORS),
+                transaction.atomic(using=self.db_for_write()),
+            ):
+                batch = list(
+                    objects.filter(expires__lte=now).values_list("sid", flat=True)[: self.batch_size]
+                )
+                if batch:
+                    objects.filter(sid__in=batch, expires__lte=now).delete()
+            if batch:
+                yield len(batch)
+            if len(batch) < self.batch_size:
+                return
+
+    def count_expired(self) -> int:
+        with self._failures("count expired sessions", _ERRORS):
+            return self._objects(write=True).filter(expires__lte=ms_to_datetime(now_ms())).count()
+
+    def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
+        now = ms_to_datetime(now_ms())
+        rows = self._objects().filter(expires__lte=now).order_by("sid").values_list("sid", "data", "expires")
         for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
             document = self._document(sid, text, expires)
             if document is not None:
                 yield sid, document
 
-    def length(self) -> int:
-        return self._objects().filter(expires__gt=ms_to_datetime(now_ms())).count()
-
-    def clear(self) -> None:
-        self._objects(write=True).all().delete()
-
-    def clear_expired(self) -> int:
-        """Delete expired rows in short batches (no long table lock)."""
+    def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
+        """An index lookup on the ``user_id`` column."""
         now = ms_to_datetime(now_ms())
-        total = 0
-        objects = self._objects(write=True)
-        while True:
-            with transaction.atomic(using=self.db_for_write()):
-                batch = list(objects.filter(expires__lte=now).values_list("sid", flat=True)[: self.batch_size])
-                if batch:
-                    objects.filter(sid__in=batch, expires__lte=now).delete()
-            total += len(batch)
-            if len(batch) < self.batch_size:
-                return total
+        rows = (
+            self._objects()
+            .filter(user_id=str(user_id), expires__gt=now)
+            .order_by("sid")
+            .values_list("sid", "data", "expires")
+        )
+        for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
+            document = self._document(sid, text, expires)
+            if document is not None:
+                yield sid, document
 
     # -- async (Django's async ORM) ----------------------------------------
 
     async def aget(self, sid: str) -> doc.Document | None:
         now = ms_to_datetime(now_ms())
-        row = await self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires").afirst()
+        qs = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires")
+        with self._failures("load a session", _ERRORS):
+            row = await qs.afirst()
         return None if row is None else self._document(sid, *row)
 
     async def aset(self, sid: str, data: doc.Document) -> None:
-        await self._objects(write=True).abulk_create([self._row(sid, data)], **self._upsert_options())
+        row = self._row(sid, data)
+        with self._failures("save a session", _ERRORS):
+            await self._objects(write=True).abulk_create([row], **self._upsert_options())
 
     async def atouch(self, sid: str, data: doc.Document) -> None:
         qs, expires = self._touch_filter(sid, data)
-        await qs.aupdate(expires=expires)
+        with self._failures("touch a session", _ERRORS):
+            await qs.aupdate(expires=expires)
 
     async def adestroy(self, sid: str) -> None:
-        await self._objects(write=True).filter(sid=sid).adelete()
+        with self._failures("destroy a session", _ERRORS):
+            await sync_to_async(self._delete_one)(sid)
 
     async def aall(self) -> AsyncIterator[tuple[str, doc.Document]]:
         now = ms_to_datetime(now_ms())
         rows = self._objects().filter(expires__gt=now).order_by("sid").values_list("sid", "data", "expires")
+        with self._failures("list sessions", _ERRORS):
+            async for sid, text, expires in rows:
+                document = self._document(sid, text, expires)
+                if document is not None:
+                    yield sid, document
+
+    async def alength(self) -> int:
+        with self._failures("count sessions", _ERRORS):
+            return await self._objects().filter(expires__gt=ms_to_datetime(now_ms())).acount()
+
+    async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, doc.Document]]:
+        now = ms_to_datetime(now_ms())
+        rows = (
+            self._objects()
+            .filter(user_id=str(user_id), expires__gt=now)
+            .order_by("sid")
+            .values_list("sid", "data", "expires")
+        )
         async for sid, text, expires in rows:
             document = self._document(sid, text, expires)
             if document is not None:
                 yield sid, document
-
-    async def alength(self) -> int:
-        return await self._objects().filter(expires__gt=ms_to_datetime(now_ms())).acount()

@@ -18,9 +18,7 @@ class MemoryStore(Store):
     caps the size (the records closest to expiry go first).
     """
 
-    def __init__(
-        self, *, max_entries: int = 10_000, sweep_every: int = 100, **options: float
-    ) -> None:
+    def __init__(self, *, max_entries: int = 10_000, sweep_every: int = 100, **options: float) -> None:
         super().__init__(**options)
         if isinstance(max_entries, bool) or not isinstance(max_entries, int) or max_entries < 1:
             raise ValueError("max_entries should be a whole number >= 1.")
@@ -59,7 +57,7 @@ class MemoryStore(Store):
             if record is None:
                 return
             expiry = doc.store_expiry_ms(data, self.ttl)
-            if expiry - record[1] < self.touch_after * 1000:
+            if self._touch_skipped(record[1], expiry):
                 return
             stored = doc.loads(record[0], sid)
             if stored is None:
@@ -92,6 +90,20 @@ class MemoryStore(Store):
     def clear_expired(self) -> int:
         with self._lock:
             return self._sweep(now_ms())
+
+    def count_expired(self) -> int:
+        now = now_ms()
+        with self._lock:
+            return sum(1 for _, expiry in self._records.values() if expiry <= now)
+
+    def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
+        now = now_ms()
+        with self._lock:
+            records = [(sid, text) for sid, (text, expiry) in self._records.items() if expiry <= now]
+        for sid, text in records:
+            document = doc.loads(text, sid)
+            if document is not None:
+                yield sid, document
 
     def _sweep(self, now: int) -> int:
         expired = [sid for sid, (_, expiry) in self._records.items() if expiry <= now]

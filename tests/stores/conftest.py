@@ -1,0 +1,101 @@
+"""Helpers for the store contract suite (parametrized by ``store_name``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.cache import caches
+
+from django_expsession import document as doc
+from django_expsession.cookie import Cookie, datetime_to_ms, format_iso
+from django_expsession.models import Session
+from django_expsession.stores.base import Store
+from django_expsession.stores.cache import DOCUMENT, RECORD, CacheStore
+from django_expsession.stores.db import DatabaseStore
+from django_expsession.stores.memory import MemoryStore
+
+from .. import services
+
+# A round instant: time.time() is exact there, so millisecond arithmetic is too.
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+# Stores whose backend drops expired entries by itself: clear_expired() has
+# nothing left to do and returns 0.
+EXPIRES_ITSELF = {"cache-locmem", "cache-redis"}
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def iso(seconds: float) -> str:
+    """The stored ``cookie.expires`` for T0 + seconds."""
+    return format_iso(datetime_to_ms(at(seconds)))
+
+
+def document(max_age: float | None = 60, **data: Any) -> doc.Document:
+    """A session document as the middleware stores it, built now."""
+    cookie = Cookie.from_options(
+        {"path": "/", "httpOnly": True, "maxAge": None if max_age is None else int(max_age * 1000)}
+    )
+    return {"cookie": cookie.to_json(), **data}
+
+
+def touched(document: doc.Document, **data: Any) -> doc.Document:
+    """What the middleware passes to ``touch``: the cookie restarted now."""
+    cookie = Cookie.from_json(document["cookie"])
+    cookie.reset_max_age()
+    return {**document, **data, "cookie": cookie.to_json()}
+
+
+@pytest.fixture
+def make_store(expsession: Any) -> Callable[..., Store]:
+    """Configure EXPSESSION with this row's store (and OPTIONS); return it, empty."""
+
+    def make(**options: Any) -> Store:
+        return expsession.configure(spy_on=False, STORE_OPTIONS=options)
+
+    return make
+
+
+def raw(store: Store, sid: str) -> Any:
+    """The document as the backend holds it, bypassing the store's reading."""
+    if isinstance(store, MemoryStore):
+        return store._records[sid][0]
+    if isinstance(store, DatabaseStore):
+        return Session.objects.using(store.db_for_read()).get(sid=sid).data
+    assert isinstance(store, CacheStore)
+    return caches[store.cache_alias].get(store.key_prefix + DOCUMENT + sid)
+
+
+def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
+    """Put ``text`` into the backend as if a store had written it."""
+    when = datetime.now(UTC) + timedelta(seconds=expires_in)
+    ms = datetime_to_ms(when)
+    if isinstance(store, MemoryStore):
+        store._records[sid] = (text, ms)
+    elif isinstance(store, DatabaseStore):
+        Session.objects.using(store.db_for_write()).create(sid=sid, data=text, expires=when)
+    else:
+        assert isinstance(store, CacheStore)
+        cache = caches[store.cache_alias]
+        cache.set(store.key_prefix + DOCUMENT + sid, text, int(expires_in))
+        cache.set(store.key_prefix + RECORD + sid, f'{{"expires":{ms},"cookie":{{}}}}', int(expires_in))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _clean_redis_db() -> Iterator[None]:
+    """The suite's Redis db number (REDIS_URL) starts and ends empty."""
+    if not services.UP["redis"]:
+        yield
+        return
+    import redis
+
+    client = redis.Redis.from_url(services.REDIS_URL)
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
