@@ -23,7 +23,7 @@ _subclasses: dict[type, type] = {}
 class Binding:
     """Per-request record of what happened to ``request.session``."""
 
-    __slots__ = ("session", "cookie_id", "unset", "replacement", "_inert")
+    __slots__ = ("_inert", "cookie_id", "replacement", "session", "unset")
 
     def __init__(self, session: Session | None, cookie_id: str | None) -> None:
         self.session = session

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .cookie import CookieError, seconds_to_ms
+from .cookie import Cookie, CookieError, seconds_to_ms
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -83,8 +83,7 @@ def cookie_options(raw: Mapping[str, Any]) -> dict[str, Any]:
         upper = str(key).upper()
         if upper not in COOKIE_KEYS:
             raise ImproperlyConfigured(
-                f"EXPSESSION['COOKIE'] has an unknown key {key!r}; "
-                f"the keys are {', '.join(COOKIE_KEYS)}."
+                f"EXPSESSION['COOKIE'] has an unknown key {key!r}; the keys are {', '.join(COOKIE_KEYS)}."
             )
         options[COOKIE_KEYS[upper]] = _cookie_value(upper, value)
     return options
@@ -92,9 +91,7 @@ def cookie_options(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 def _cookie_value(key: str, value: Any) -> Any:
     def bad(expected: str) -> ImproperlyConfigured:
-        return ImproperlyConfigured(
-            f"EXPSESSION['COOKIE'][{key!r}] should be {expected}, not {value!r}."
-        )
+        return ImproperlyConfigured(f"EXPSESSION['COOKIE'][{key!r}] should be {expected}, not {value!r}.")
 
     if key == "MAX_AGE":
         if value is None:
@@ -108,12 +105,15 @@ def _cookie_value(key: str, value: Any) -> Any:
             raise bad("True or False")
         return value
     if key == "SECURE":
-        if value not in (True, False, "auto"):
+        # Not "in (True, False, ...)": 1 == True, and a stored 1 is not a bool.
+        if not (isinstance(value, bool) or value == "auto"):
             raise bad('True, False or "auto"')
         return value
     if key == "SAMESITE":
-        if value in (None, True, False) or (
-            isinstance(value, str) and value.lower() in ("lax", "strict", "none", "auto")
+        if (
+            value is None
+            or isinstance(value, bool)
+            or (isinstance(value, str) and value.lower() in ("lax", "strict", "none", "auto"))
         ):
             return "auto" if isinstance(value, str) and value.lower() == "auto" else value
         raise bad('None, "Lax", "Strict", "None" or "auto"')
@@ -122,14 +122,23 @@ def _cookie_value(key: str, value: Any) -> Any:
             return value
         raise bad('None, "Low", "Medium" or "High"')
     if key == "DOMAIN":
-        if value is not None and not isinstance(value, str):
+        if value is not None and not (isinstance(value, str) and _writable("domain", value)):
             raise bad("a domain name or None")
         return value
     if key == "PATH":
-        if not isinstance(value, str) or not value.startswith("/"):
-            raise bad('a URL path starting with "/"')
+        if not isinstance(value, str) or not value.startswith("/") or not _writable("path", value):
+            raise bad('a URL path starting with "/", without ";" or control characters')
         return value
     raise AssertionError(key)  # pragma: no cover
+
+
+def _writable(attr: str, value: Any) -> bool:
+    """Whether the Set-Cookie serializer accepts the value (else every response would fail)."""
+    try:
+        Cookie({attr: value}).header("n", "v")
+    except CookieError:
+        return False
+    return True
 
 
 class ExpSessionSettings:
@@ -187,7 +196,8 @@ class ExpSessionSettings:
 
     @property
     def genid(self) -> Callable[[HttpRequest], str] | None:
-        return _cached_import("GENID", self["GENID"])
+        func: Callable[[HttpRequest], str] | None = _cached_import("GENID", self["GENID"])
+        return func
 
     def cookie_options(self, request: HttpRequest) -> dict[str, Any]:
         """The express cookie options for this request (dynamic COOKIE allowed)."""
@@ -233,7 +243,9 @@ def _cached_import(what: str, value: Any) -> Any:
     except KeyError:
         func = _import(value, what)
         if not callable(func):
-            raise ImproperlyConfigured(f"EXPSESSION[{what!r}] should be callable; {value!r} is not.") from None
+            raise ImproperlyConfigured(
+                f"EXPSESSION[{what!r}] should be callable; {value!r} is not."
+            ) from None
         # Keep the setting value alive so its id() cannot be reused.
         _import_cache[key] = (value, func)
         return func
@@ -246,4 +258,4 @@ def clear_caches() -> None:
 
 conf = ExpSessionSettings()
 
-__all__ = ["conf", "cookie_options", "clear_caches", "CookieError", "DEFAULTS"]
+__all__ = ["DEFAULTS", "CookieError", "clear_caches", "conf", "cookie_options"]

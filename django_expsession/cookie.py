@@ -7,8 +7,8 @@ The Python API speaks seconds (Django's unit).
 
 from __future__ import annotations
 
+import math
 import re
-import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from http.cookies import Morsel
@@ -43,7 +43,10 @@ class CookieError(ValueError):
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    # Integer arithmetic on datetime: int(time.time() * 1000) is off by one
+    # millisecond for some instants (float rounding), which a frozen clock
+    # in tests exposes and express never shows.
+    return datetime_to_ms(datetime.now(UTC))
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -69,19 +72,35 @@ def parse_iso(value: str) -> int:
 def seconds_to_ms(value: float | timedelta) -> int:
     if isinstance(value, timedelta):
         return value // timedelta(milliseconds=1)
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise TypeError("max_age must be a number of seconds, a timedelta or None.")
-    # JavaScript's Date truncates fractional milliseconds.
-    return int(value * 1000)
+    # JavaScript's Date truncates fractional milliseconds (the sum now + ms
+    # is positive, so that is a floor). Rounding first undoes float noise:
+    # 1.001 * 1000 is 1000.9999999999999, which must still be 1001 ms.
+    return math.floor(round(value * 1000, 6))
+
+
+_FLAGS = frozenset({"httpOnly", "secure", "partitioned"})
 
 
 def _attribute(name: str, default: Any, doc: str) -> Any:
-    """A property over ``Cookie.attrs[name]`` (express's attribute name)."""
+    """A property over ``Cookie.attrs[name]`` (express's attribute name).
+
+    Assignments are checked at once: a value the Set-Cookie serializer or
+    the stored document would reject must fail in the view that set it, not
+    after the session was saved.
+    """
 
     def get(self: Cookie) -> Any:
         return self.attrs.get(name, default)
 
     def set_(self: Cookie, value: Any) -> None:
+        if name in _FLAGS and not isinstance(value, bool):
+            raise CookieError(f"The cookie's {name} should be True or False, not {value!r}.")
+        try:
+            Cookie({name: value}).header("n", "v")
+        except CookieError as exc:
+            raise CookieError(f"The cookie's {name} cannot be {value!r}: {exc}.") from None
         self.attrs[name] = value
 
     return property(get, set_, doc=doc)
@@ -170,8 +189,9 @@ class Cookie:
         self._expires_ms = value
         self._original_max_age_ms = self._max_age_ms(now)
 
-    def _set_max_age_ms(self, value: int | None, now: int) -> None:
-        self._set_expires_ms(None if value is None else now + value, now)
+    def _set_max_age_ms(self, value: float | None, now: int) -> None:
+        # A JavaScript Date drops fractional milliseconds.
+        self._set_expires_ms(None if value is None else now + math.floor(value), now)
 
     def reset_max_age(self) -> None:
         """express's ``touch()``: restart the lifetime from now."""
@@ -183,6 +203,9 @@ class Cookie:
 
     @expires.setter
     def expires(self, value: datetime | None) -> None:
+        if value is not None and not isinstance(value, datetime):
+            # express's serializer: "option expires is invalid".
+            raise TypeError("expires must be a timezone-aware datetime or None.")
         self._set_expires_ms(None if value is None else datetime_to_ms(value), now_ms())
 
     @property
@@ -250,7 +273,9 @@ class Cookie:
             canonical = (
                 "Strict"
                 if samesite is True
-                else _SAMESITE.get(samesite.lower()) if isinstance(samesite, str) else None
+                else _SAMESITE.get(samesite.lower())
+                if isinstance(samesite, str)
+                else None
             )
             if canonical is None:
                 raise CookieError("option sameSite is invalid")
@@ -285,3 +310,20 @@ class SetCookieMorsel(Morsel[str]):
 
     def OutputString(self, attrs: Any = None) -> str:  # noqa: N802 - stdlib name
         return self._header
+
+    # Morsel's own pickling and copy() keep only key/value: carry the header
+    # too, or a cached (pickled) response could not be written out again.
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore_morsel, (self._header, self.key, self.value, dict(self)))
+
+    def copy(self) -> SetCookieMorsel:
+        return _restore_morsel(self._header, self.key, self.value, dict(self))
+
+
+def _restore_morsel(header: str, key: str, value: str, attrs: dict[str, Any]) -> SetCookieMorsel:
+    morsel = SetCookieMorsel.__new__(SetCookieMorsel)
+    Morsel.__init__(morsel)
+    morsel._header = header
+    morsel.set(key, value, value)
+    dict.update(morsel, attrs)
+    return morsel

@@ -63,8 +63,7 @@ def _problem(document: Any) -> str | None:
         return "stored data has no cookie object"
     for key, types in _COOKIE_TYPES.items():
         if key in cookie and (
-            not isinstance(cookie[key], types)
-            or (isinstance(cookie[key], bool) and bool not in types)
+            not isinstance(cookie[key], types) or (isinstance(cookie[key], bool) and bool not in types)
         ):
             return f"stored cookie.{key} has the wrong type"
     expires = cookie.get("expires")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, ItemsView, Iterator, KeysView, MutableMapping, ValuesView
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
         self.original_hash = data_hash(data)
         # With resave off a loaded, unchanged session counts as saved.
         self.saved_hash: str | None = self.original_hash if (loaded and not resave) else None
+        self._saved_id: str | None = None  # the id of the last explicit save
 
     # -- identity -----------------------------------------------------------
 
@@ -107,12 +108,16 @@ class Session(SessionBase, MutableMapping[str, Any]):
         return self._sid
 
     @property
-    def session_key(self) -> str | None:  # type: ignore[override]
+    def session_key(self) -> str | None:
         return self._sid
 
     @property
-    def _session_key(self) -> str | None:  # type: ignore[override]
+    def _session_key(self) -> str | None:
         return self._sid
+
+    @_session_key.setter
+    def _session_key(self, value: str | None) -> None:
+        self._sid = value
 
     @property
     def store(self) -> Store | None:
@@ -121,7 +126,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
     # -- change tracking ----------------------------------------------------
 
     @property
-    def modified(self) -> bool:  # type: ignore[override]
+    def modified(self) -> bool:
         return self._forced or self.is_modified()
 
     @modified.setter
@@ -132,10 +137,11 @@ class Session(SessionBase, MutableMapping[str, Any]):
         return self.original_id != self._sid or self.original_hash != data_hash(self._session_cache)
 
     def is_saved(self) -> bool:
+        # express compares against the original id only, so a regenerated
+        # session saved explicitly is saved again at the end (its #935).
+        saved_id = self.original_id if self._saved_id is None else self._saved_id
         return (
-            not self._forced
-            and self.original_id == self._sid
-            and self.saved_hash == data_hash(self._session_cache)
+            not self._forced and saved_id == self._sid and self.saved_hash == data_hash(self._session_cache)
         )
 
     def document(self) -> doc.Document:
@@ -183,14 +189,15 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def is_empty(self) -> bool:
         return not self._sid and not self._session_cache
 
-    def keys(self):  # type: ignore[no-untyped-def, override]
-        return self._session.keys()
+    # django-stubs types SessionBase as a dict; these are the mapping views.
+    def keys(self) -> KeysView[str]:  # type: ignore[override]
+        return self._get_session().keys()
 
-    def values(self):  # type: ignore[no-untyped-def, override]
-        return self._session.values()
+    def values(self) -> ValuesView[Any]:  # type: ignore[override]
+        return self._get_session().values()
 
-    def items(self):  # type: ignore[no-untyped-def, override]
-        return self._session.items()
+    def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
+        return self._get_session().items()
 
     def get(self, key: str, default: Any = None) -> Any:
         return self._session.get(key, default)
@@ -205,7 +212,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
             self[key] = default
         return self._session[key]
 
-    def update(self, other: Any = (), /, **kwargs: Any) -> None:  # type: ignore[override]
+    def update(self, other: Any = (), /, **kwargs: Any) -> None:
         for key, value in dict(other, **kwargs).items():
             self[key] = value
 
@@ -248,6 +255,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
 
     def _mark_saved(self, digest: str) -> None:
         self.saved_hash = digest
+        self._saved_id = self._sid
         self._forced = False
 
     def touch(self) -> Session:
@@ -265,6 +273,8 @@ class Session(SessionBase, MutableMapping[str, Any]):
         self._apply_reloaded(await self._require_store().aget(self._sid or ""))
 
     def _apply_reloaded(self, document: doc.Document | None) -> None:
+        if document is not None:
+            document = doc.validate(document, self._sid or "?")
         if document is None:
             raise SessionError("failed to load session")
         data = dict(document)
@@ -397,7 +407,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def encode(self, session_dict: dict[str, Any]) -> str:
         return doc.dumps(session_dict)
 
-    def decode(self, session_data: str) -> dict[str, Any]:
+    def decode(self, session_data: str | bytes) -> dict[str, Any]:
         try:
             value = json.loads(session_data)
         except ValueError:

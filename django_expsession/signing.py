@@ -91,7 +91,8 @@ def parse_cookie_header(header: str) -> dict[str, str]:
         if name in cookies:
             continue
         value = value.strip(" \t")
-        if len(value) >= 2 and value[0] == value[-1] == '"':
+        # cookie 0.7.2 also strips a lone '"' (to ""): one char is both quotes.
+        if value and value[0] == value[-1] == '"':
             value = value[1:-1]
         decoded = decode_uri_component(value)
         cookies[name] = value if decoded is None else decoded
@@ -106,16 +107,12 @@ def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:
     return unsign(raw[len(SIGNED_PREFIX) :], secrets) or None
 
 
-def sid_from_header(
-    header: str | None, name: str, secrets: Iterable[Secret]
-) -> str | None:
+def sid_from_header(header: str | None, name: str, secrets: Iterable[Secret]) -> str | None:
     if not header:
         return None
     return unsign_cookie(parse_cookie_header(header).get(name), secrets)
 
 
-def sid_from_cookies(
-    cookies: Mapping[str, str], name: str, secrets: Iterable[Secret]
-) -> str | None:
+def sid_from_cookies(cookies: Mapping[str, str], name: str, secrets: Iterable[Secret]) -> str | None:
     """Like :func:`sid_from_header` for an already-decoded mapping."""
     return unsign_cookie(cookies.get(name), secrets)
