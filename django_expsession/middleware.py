@@ -8,7 +8,6 @@ The sync and async paths share every decision and differ only in I/O.
 
 from __future__ import annotations
 
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,18 +15,18 @@ from typing import Any
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponseBase
-from django.utils.cache import patch_vary_headers
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.encoding import escape_uri_path
 
 from . import rules, signing
 from .binding import Binding, bind, bound
 from .conf import conf
 from .cookie import Cookie
-from .document import Document
+from .document import Document, validate
 from .session import RESERVED_KEY, Session
 from .stores import Store, get_store
 
-logger = logging.getLogger("django_expsession")
+_CONTEXT = "_expsession_context"
 
 Response = HttpResponseBase
 
@@ -41,8 +40,8 @@ def raw_path(request: HttpRequest) -> str:
     """The undecoded request path, as express's ``originalUrl`` pathname."""
     scope = getattr(request, "scope", None)
     if scope is not None and scope.get("raw_path"):
-        path = scope["raw_path"].decode("latin-1")
-        root = scope.get("root_path", "")
+        path: str = scope["raw_path"].decode("latin-1")
+        root: str = scope.get("root_path", "")
         # Some servers give raw_path without the mount prefix.
         return path if not root or path.startswith(root) else root + path
     meta = request.META
@@ -57,12 +56,12 @@ def raw_path(request: HttpRequest) -> str:
 
 def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
     """express's ``issecure``: the secure gate and 'auto' resolution."""
-    direct = request._get_scheme() == "https"  # type: ignore[attr-defined]
+    direct: bool = request._get_scheme() == "https"  # type: ignore[attr-defined]
     if direct or proxy is None:
         return direct or request.is_secure()
     if proxy is False:
         return False
-    header = request.META.get("HTTP_X_FORWARDED_PROTO", "")
+    header = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
     return header.split(",", 1)[0].strip().lower() == "https"
 
 
@@ -79,9 +78,7 @@ class RequestContext:
         self.skip = not raw_path(request).startswith(self.options.get("path") or "/")
         self.cookie_id: str | None = None
         if not self.skip:
-            self.cookie_id = signing.sid_from_header(
-                request.META.get("HTTP_COOKIE"), self.name, self.secrets
-            )
+            self.cookie_id = signing.sid_from_header(request.META.get("HTTP_COOKIE"), self.name, self.secrets)
         self._secure: bool | None = None
 
     @property
@@ -94,7 +91,7 @@ class RequestContext:
 
     def new_id(self) -> str:
         genid = conf.genid or default_genid
-        sid = genid(self.request)
+        sid: Any = genid(self.request)
         if not isinstance(sid, str) or not sid:
             raise TypeError(f"EXPSESSION['GENID'] must return a non-empty str, not {sid!r}.")
         return sid
@@ -116,6 +113,9 @@ class RequestContext:
             "new_cookie": self.new_cookie,
             "resave": conf.resave,
         }
+        if document is not None:
+            # Any store may hand back a record another program wrote.
+            document = validate(document, self.cookie_id or "?")
         if document is None:
             return Session(sid=self.new_id(), data={}, cookie=self.new_cookie(), **common)
         data = dict(document)
@@ -153,10 +153,16 @@ class RequestContext:
             decision = rules.Decision(save=False, touch=False, set_cookie=decision.set_cookie)
         return "live", session, decision
 
-    def finish(self, response: Response, session: Session | None, decision: rules.Decision | None) -> Response:
+    def finish(
+        self, response: Response, session: Session | None, decision: rules.Decision | None
+    ) -> Response:
         if session is not None and decision is not None and decision.set_cookie and session.id:
             value = signing.cookie_value(session.id, self.secrets[0])
             response.cookies[self.name] = session.cookie.morsel(self.name, value)
+            # This response now belongs to one visitor, even when the view never
+            # touched the session (saveUninitialized, rolling): keep Django's
+            # cache middleware and shared caches from replaying it to others.
+            patch_cache_control(response, private=True)
         state = bound(self.request)
         if state is not None and state.accessed:
             patch_vary_headers(response, ("Cookie",))
@@ -179,18 +185,21 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if self.async_mode:
             markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> Any:
-        if self.async_mode:
-            return self._acall(request)
-        if getattr(request, "session", None):
-            return self.get_response(request)  # already has one: leave it be
-        context = RequestContext(request)
-        if context.skip:
-            context.bind(None)
-            return context.finish(self.get_response(request), None, None)
-        document = context.store.get(context.cookie_id) if context.cookie_id else None
-        context.bind(context.session(document))
-        response = self.get_response(request)
+    # The request cycle, as Django's hooks so that code driving the
+    # middleware by hand (RequestFactory tests) keeps working; the async
+    # path below mirrors it with the stores' async twins.
+
+    def process_request(self, request: HttpRequest) -> None:
+        context = self._begin(request)
+        if context is not None and context.cookie_id:
+            context.bind(context.session(context.store.get(context.cookie_id)))
+        elif context is not None:
+            context.bind(None if context.skip else context.session(None))
+
+    def process_response(self, request: HttpRequest, response: Response) -> Response:  # type: ignore[override]
+        context = self._end(request)
+        if context is None:
+            return response
         outcome, session, decision = context.plan(response)
         if outcome == "destroy":
             context.store.destroy(session.id)  # type: ignore[union-attr, arg-type]
@@ -202,17 +211,24 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 context.store.touch(session.id, session.document())  # type: ignore[arg-type]
         return context.finish(response, session, decision)
 
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.async_mode:
+            return self._acall(request)
+        self.process_request(request)
+        response = self.get_response(request)
+        return self.process_response(request, response)  # type: ignore[arg-type]
+
     async def _acall(self, request: HttpRequest) -> Any:
-        get_response: Callable[[HttpRequest], Awaitable[Any]] = self.get_response  # type: ignore[assignment]
-        if getattr(request, "session", None):
-            return await get_response(request)
-        context = RequestContext(request)
-        if context.skip:
-            context.bind(None)
-            return context.finish(await get_response(request), None, None)
-        document = await context.store.aget(context.cookie_id) if context.cookie_id else None
-        context.bind(context.session(document))
+        get_response: Callable[[HttpRequest], Awaitable[Response]] = self.get_response  # type: ignore[assignment]
+        context = self._begin(request)
+        if context is not None and context.cookie_id:
+            context.bind(context.session(await context.store.aget(context.cookie_id)))
+        elif context is not None:
+            context.bind(None if context.skip else context.session(None))
         response = await get_response(request)
+        context = self._end(request)
+        if context is None:
+            return response
         outcome, session, decision = context.plan(response)
         if outcome == "destroy":
             await context.store.adestroy(session.id)  # type: ignore[union-attr, arg-type]
@@ -224,10 +240,17 @@ class SessionMiddleware(DjangoSessionMiddleware):
                 await context.store.atouch(session.id, session.document())  # type: ignore[arg-type]
         return context.finish(response, session, decision)
 
-    # Django's hooks are replaced by __call__; keep them inert for code
-    # that calls them directly.
-    def process_request(self, request: HttpRequest) -> None:  # pragma: no cover
-        return None
+    def _begin(self, request: HttpRequest) -> RequestContext | None:
+        """The request's context, or None when it already has a session."""
+        if getattr(request, "session", None):
+            return None  # e.g. this middleware listed twice: leave it be
+        context = RequestContext(request)
+        request.__dict__[_CONTEXT] = (self, context)
+        return context
 
-    def process_response(self, request: HttpRequest, response: Response) -> Response:  # pragma: no cover
-        return response
+    def _end(self, request: HttpRequest) -> RequestContext | None:
+        owner, context = request.__dict__.get(_CONTEXT, (None, None))
+        if owner is not self:
+            return None
+        del request.__dict__[_CONTEXT]
+        return context  # type: ignore[no-any-return]
