@@ -55,12 +55,14 @@ def setting_errors() -> list[checks.CheckMessage]:
     errors += _import_errors("GENID", value["GENID"], 4)
     for key in ("RESAVE", "SAVE_UNINITIALIZED", "ROLLING"):
         if not isinstance(value[key], bool):
-            errors.append(_error(f"EXPSESSION[{key!r}] should be True or False, not {value[key]!r}.", DOCS, 5))
+            errors.append(
+                _error(f"EXPSESSION[{key!r}] should be True or False, not {value[key]!r}.", DOCS, 5)
+            )
     for key, id in (("UNSET", 6), ("CONCURRENCY", 10), ("ON_STORE_ERROR", 11)):
         if value[key] not in CHOICES[key]:
             choices = " or ".join(repr(c) for c in CHOICES[key])
             errors.append(_error(f"EXPSESSION[{key!r}] should be {choices}, not {value[key]!r}.", DOCS, id))
-    if value["PROXY"] not in (None, True, False):
+    if value["PROXY"] is not None and not isinstance(value["PROXY"], bool):  # 1 == True
         errors.append(
             _error(
                 f"EXPSESSION['PROXY'] should be None, True or False, not {value['PROXY']!r}.",
@@ -77,7 +79,11 @@ def setting_errors() -> list[checks.CheckMessage]:
 def _secret_errors(secret: Any) -> list[checks.CheckMessage]:
     hint = "Give a non-empty string, or a non-empty list of them (the first signs, all verify)."
     if secret is None:
-        if not getattr(settings, "SECRET_KEY", None):
+        try:
+            key = settings.SECRET_KEY
+        except ImproperlyConfigured:  # Django refuses to hand out an empty SECRET_KEY
+            key = None
+        if not key:
             return [_error("EXPSESSION['SECRET'] is unset and SECRET_KEY is empty.", hint, 2)]
         return []
     items = [secret] if isinstance(secret, str | bytes) else secret
@@ -143,8 +149,9 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     if not isinstance(user, Mapping):
         return []
     warnings: list[checks.CheckMessage] = []
-    backend = (user.get("STORE") or DEFAULTS["STORE"]).get("BACKEND", "")
-    if backend.endswith("MemoryStore") and not settings.DEBUG:
+    store = user.get("STORE") or DEFAULTS["STORE"]
+    backend = store.get("BACKEND") if isinstance(store, Mapping) else None  # else E009 says why
+    if isinstance(backend, str) and backend.endswith("MemoryStore") and not settings.DEBUG:
         warnings.append(
             checks.Warning(
                 "The session store is a MemoryStore while DEBUG is off.",
@@ -153,7 +160,7 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 id="expsession.W003",
             )
         )
-    cookie = user.get("COOKIE", {})
+    cookie = user.get("COOKIE") or {}  # None means the defaults: not Secure
     if isinstance(cookie, Mapping):
         upper = {str(k).upper(): v for k, v in cookie.items()}
         if upper.get("SECURE") not in (True, "auto"):
@@ -169,8 +176,99 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
             warnings.append(
                 checks.Warning(
                     "The session cookie is not HttpOnly.",
-                    hint="Leave EXPSESSION['COOKIE']['HTTPONLY'] at True so scripts cannot read the session id.",
+                    hint="Leave EXPSESSION['COOKIE']['HTTPONLY'] at True so that scripts "
+                    "cannot read the session id.",
                     id="expsession.W005",
                 )
             )
     return warnings
+
+
+# -- replacing django.contrib.sessions --------------------------------------
+
+ENGINE = "django_expsession.engine"
+
+
+def _middleware_classes() -> list[type]:
+    from django.utils.module_loading import import_string
+
+    classes = []
+    for path in getattr(settings, "MIDDLEWARE", None) or []:
+        try:
+            cls = import_string(path)
+        except ImportError:
+            continue  # Django's own checks report unimportable middleware
+        if isinstance(cls, type):
+            classes.append(cls)
+    return classes
+
+
+def _engine_is_ours(path: str) -> bool:
+    from importlib import import_module
+
+    if path == ENGINE:
+        return True
+    from .engine import SessionStore
+
+    try:
+        store = getattr(import_module(path), "SessionStore", None)
+    except ImportError:
+        return False
+    return isinstance(store, type) and issubclass(store, SessionStore)
+
+
+@checks.register("expsession")
+def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Settings left over from django.contrib.sessions that would fight this app."""
+    from django.apps import apps
+    from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+
+    from .middleware import SessionMiddleware
+
+    messages: list[checks.CheckMessage] = []
+    classes = _middleware_classes()
+    if any(issubclass(c, SessionMiddleware) for c in classes) and any(
+        issubclass(c, DjangoSessionMiddleware) and not issubclass(c, SessionMiddleware) for c in classes
+    ):
+        messages.append(
+            _error(
+                "MIDDLEWARE has Django's SessionMiddleware as well as "
+                "django_expsession.middleware.SessionMiddleware.",
+                "Remove 'django.contrib.sessions.middleware.SessionMiddleware' from MIDDLEWARE: "
+                "two session middlewares would each replace request.session.",
+                13,
+            )
+        )
+    engine = str(getattr(settings, "SESSION_ENGINE", ""))
+    if not _engine_is_ours(engine):
+        messages.append(
+            checks.Warning(
+                f"SESSION_ENGINE should be {ENGINE!r}, not {engine!r}.",
+                hint=f"Set SESSION_ENGINE = {ENGINE!r} so that Django's test Client (login(), "
+                "client.session), clearsessions and Channels use this app's store and signed cookie.",
+                id="expsession.W006",
+            )
+        )
+    name = getattr(settings, "SESSION_COOKIE_NAME", None)
+    user = _settings()
+    expected = user.get("NAME", DEFAULTS["NAME"]) if isinstance(user, Mapping) else DEFAULTS["NAME"]
+    if name != expected:
+        messages.append(
+            checks.Warning(
+                f"SESSION_COOKIE_NAME should equal EXPSESSION['NAME'] ({expected!r}), not {name!r}.",
+                hint=f"Set SESSION_COOKIE_NAME = {expected!r}: the test Client and Channels put the "
+                "session in the cookie of that name, and the middleware reads EXPSESSION['NAME'].",
+                id="expsession.W007",
+            )
+        )
+    if apps.is_installed("django.contrib.sessions"):
+        messages.append(
+            checks.Warning(
+                "'django.contrib.sessions' is in INSTALLED_APPS beside django_expsession.",
+                hint="Remove 'django.contrib.sessions' from INSTALLED_APPS: this app replaces it and "
+                "its django_session table is no longer used (to drop the table, run "
+                "'manage.py migrate sessions zero' before removing the app).",
+                id="expsession.W008",
+            )
+        )
+    return messages

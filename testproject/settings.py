@@ -65,6 +65,9 @@ SESSION_COOKIE_NAME = "connect.sid"
 EXPSESSION = {
     "RESAVE": False,
     "SAVE_UNINITIALIZED": False,
+    # Every response sends the cookie again with a fresh expiry, so the
+    # demo's expiry page counts down from the full hour after each visit.
+    "ROLLING": True,
     "COOKIE": {"MAX_AGE": 3600, "SAMESITE": "Lax"},
 }
 

@@ -1,0 +1,142 @@
+"""The demo site in headless Chromium: counter, login, reload, logout, the stored cookie.
+
+Playwright drives Debian's ``/usr/bin/chromium`` (it cannot download its
+own browser here); the demo runs under uvicorn on a fresh SQLite file.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .integration.server import Server, serve
+from .services import IN_CI
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAX_AGE = 3600  # the demo's EXPSESSION["COOKIE"]["MAX_AGE"]
+
+
+def _missing() -> str | None:
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install -e '.[test]')"
+    if not shutil.which(CHROMIUM):
+        return f"{CHROMIUM} is missing (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    tmp: Path = tmp_path_factory.mktemp("demo")
+    with serve(tmp, "testproject.settings", setup=(("createdemouser",),)) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = _missing()
+    if missing:
+        if IN_CI:
+            pytest.fail(f"The browser test cannot run in CI: {missing}.")
+        pytest.skip(missing)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context()
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()
+
+
+def session_cookie(page: Any) -> dict[str, Any]:
+    [cookie] = [c for c in page.context.cookies() if c["name"] == "connect.sid"]
+    return cookie  # type: ignore[no-any-return]
+
+
+def test_counter_login_reload_logout_in_a_real_browser(demo, page):
+    page.goto(f"{demo.url}/")
+    assert page.text_content("#views") == "you viewed this page 1 time"
+    page.reload()
+    assert page.text_content("#views") == "you viewed this page 2 times"
+    assert page.text_content("#user") == "user: anonymous"
+    anonymous = session_cookie(page)["value"]
+
+    page.click("#login")
+    page.fill("input[name=username]", "demo")
+    page.fill("input[name=password]", "demo")
+    page.click("#submit")
+    page.wait_for_url(f"{demo.url}/")
+
+    assert page.text_content("#user") == "user: demo"
+    # Login gave the session a new id and kept its data.
+    logged_in = session_cookie(page)["value"]
+    assert logged_in != anonymous
+    assert page.text_content("#views") == "you viewed this page 3 times"
+
+    page.reload()
+    assert page.text_content("#user") == "user: demo"
+    assert page.text_content("#views") == "you viewed this page 4 times"
+    assert session_cookie(page)["value"] == logged_in
+
+    page.click("#logout")
+    page.wait_for_url(f"{demo.url}/")
+    assert page.text_content("#user") == "user: anonymous"
+    assert page.text_content("#views") == "you viewed this page 1 time"
+    assert session_cookie(page)["value"] not in (anonymous, logged_in)
+
+
+def test_the_browser_stores_the_cookie_as_express_sets_it(demo, page):
+    page.goto(f"{demo.url}/")
+    cookie = session_cookie(page)
+    assert re.fullmatch(r"s%3A[\w-]{32}\.[\w%]+", cookie["value"])
+    assert cookie["httpOnly"] is True
+    assert cookie["sameSite"] == "Lax"
+    assert cookie["secure"] is False
+    assert cookie["path"] == "/"
+    assert cookie["domain"] == "127.0.0.1"
+    # A persistent cookie: maxAge one hour from now (Expires has second precision).
+    assert abs(cookie["expires"] - (time.time() + MAX_AGE)) < 60
+    # HttpOnly: scripts on the page cannot read it.
+    assert "connect.sid" not in page.evaluate("document.cookie")
+
+
+def test_expiry_page_counts_down_from_the_cookie_max_age(demo, page):
+    page.goto(f"{demo.url}/expiry/")
+    countdown = page.locator("#countdown")
+    # The script replaced the server's text with minutes:seconds.
+    page.wait_for_function("/^\\d+:\\d\\d$/.test(document.getElementById('countdown').textContent)")
+    minutes, seconds = map(int, countdown.text_content().split(":"))
+    assert MAX_AGE - 60 < minutes * 60 + seconds <= MAX_AGE
+    expires = countdown.get_attribute("data-expires")
+    stored = session_cookie(page)["expires"]
+    # The page shows the expiry the browser stored for the cookie (Chromium
+    # shifts Expires by the server's Date header, which has 1 s precision).
+    shown = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
+    assert abs(shown - stored) < 5
