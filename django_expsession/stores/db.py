@@ -11,7 +11,7 @@ cookie changes that reach the store only through a touch, such as a new
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -90,6 +90,16 @@ class DatabaseStore(Store):
             document["cookie"]["expires"] = format_iso(datetime_to_ms(expires))
         return document
 
+    def _listing(self, **filters: Any) -> QuerySet[Session, tuple[str, str, datetime]]:
+        """``(sid, data, expires)`` rows matching ``filters``, in id order."""
+        return self._objects().filter(**filters).order_by("sid").values_list("sid", "data", "expires")
+
+    def _documents(self, rows: Iterable[tuple[str, str, datetime]]) -> Iterator[tuple[str, doc.Document]]:
+        for sid, text, expires in rows:
+            document = self._document(sid, text, expires)
+            if document is not None:
+                yield sid, document
+
     def _row(self, sid: str, data: doc.Document) -> Session:
         return _model()(
             sid=sid,
@@ -149,13 +159,9 @@ class DatabaseStore(Store):
             self._delete_one(sid)
 
     def all(self) -> Iterator[tuple[str, doc.Document]]:
-        now = ms_to_datetime(now_ms())
-        rows = self._objects().filter(expires__gt=now).order_by("sid").values_list("sid", "data", "expires")
+        rows = self._listing(expires__gt=ms_to_datetime(now_ms()))
         with self._failures("list sessions", _ERRORS):
-            for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
-                document = self._document(sid, text, expires)
-                if document is not None:
-                    yield sid, document
+            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
 
     def length(self) -> int:
         with self._failures("count sessions", _ERRORS):
@@ -193,26 +199,15 @@ class DatabaseStore(Store):
             return self._objects(write=True).filter(expires__lte=ms_to_datetime(now_ms())).count()
 
     def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
-        now = ms_to_datetime(now_ms())
-        rows = self._objects().filter(expires__lte=now).order_by("sid").values_list("sid", "data", "expires")
-        for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
-            document = self._document(sid, text, expires)
-            if document is not None:
-                yield sid, document
+        rows = self._listing(expires__lte=ms_to_datetime(now_ms()))
+        with self._failures("list expired sessions", _ERRORS):
+            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
 
     def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
         """An index lookup on the ``user_id`` column."""
-        now = ms_to_datetime(now_ms())
-        rows = (
-            self._objects()
-            .filter(user_id=str(user_id), expires__gt=now)
-            .order_by("sid")
-            .values_list("sid", "data", "expires")
-        )
-        for sid, text, expires in rows.iterator(chunk_size=self.batch_size):
-            document = self._document(sid, text, expires)
-            if document is not None:
-                yield sid, document
+        rows = self._listing(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))
+        with self._failures("list a user's sessions", _ERRORS):
+            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
 
     # -- async (Django's async ORM) ----------------------------------------
 
@@ -238,27 +233,19 @@ class DatabaseStore(Store):
             await sync_to_async(self._delete_one)(sid)
 
     async def aall(self) -> AsyncIterator[tuple[str, doc.Document]]:
-        now = ms_to_datetime(now_ms())
-        rows = self._objects().filter(expires__gt=now).order_by("sid").values_list("sid", "data", "expires")
+        rows = self._listing(expires__gt=ms_to_datetime(now_ms()))
         with self._failures("list sessions", _ERRORS):
-            async for sid, text, expires in rows:
-                document = self._document(sid, text, expires)
-                if document is not None:
-                    yield sid, document
+            async for row in rows:
+                for item in self._documents([row]):
+                    yield item
 
     async def alength(self) -> int:
         with self._failures("count sessions", _ERRORS):
             return await self._objects().filter(expires__gt=ms_to_datetime(now_ms())).acount()
 
     async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, doc.Document]]:
-        now = ms_to_datetime(now_ms())
-        rows = (
-            self._objects()
-            .filter(user_id=str(user_id), expires__gt=now)
-            .order_by("sid")
-            .values_list("sid", "data", "expires")
-        )
-        async for sid, text, expires in rows:
-            document = self._document(sid, text, expires)
-            if document is not None:
-                yield sid, document
+        rows = self._listing(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))
+        with self._failures("list a user's sessions", _ERRORS):
+            async for row in rows:
+                for item in self._documents([row]):
+                    yield item
