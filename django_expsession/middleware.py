@@ -54,6 +54,18 @@ def raw_path(request: HttpRequest) -> str:
     return escape_uri_path(request.path) or "/"
 
 
+def cookie_header(request: HttpRequest) -> str | None:
+    """The request's Cookie header; several ASGI header lines join with "; ".
+
+    (HTTP/2 splits cookies over lines; Django 5.2 joins them with ",".)
+    """
+    scope = getattr(request, "scope", None)
+    if scope is None:
+        return request.META.get("HTTP_COOKIE")
+    lines = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie" and value]
+    return "; ".join(lines) or None
+
+
 def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
     """express's ``issecure``: the secure gate and 'auto' resolution."""
     direct: bool = request._get_scheme() == "https"  # type: ignore[attr-defined]
@@ -78,7 +90,7 @@ class RequestContext:
         self.skip = not raw_path(request).startswith(self.options.get("path") or "/")
         self.cookie_id: str | None = None
         if not self.skip:
-            self.cookie_id = signing.sid_from_header(request.META.get("HTTP_COOKIE"), self.name, self.secrets)
+            self.cookie_id = signing.sid_from_header(cookie_header(request), self.name, self.secrets)
         self._secure: bool | None = None
 
     @property
