@@ -191,6 +191,10 @@ class ExpSessionSettings:
         return value if isinstance(value, bool) else None
 
     @property
+    def on_store_error(self) -> str:
+        return str(self["ON_STORE_ERROR"])
+
+    @property
     def concurrency(self) -> str:
         return str(self["CONCURRENCY"])
 

@@ -8,13 +8,14 @@ The sync and async paths share every decision and differ only in I/O.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.encoding import escape_uri_path
 
@@ -24,7 +25,9 @@ from .conf import conf
 from .cookie import Cookie
 from .document import Document, validate
 from .session import RESERVED_KEY, Session
-from .stores import Store, get_store
+from .stores import Store, StoreError, get_store
+
+logger = logging.getLogger("django_expsession")
 
 _CONTEXT = "_expsession_context"
 
@@ -62,7 +65,8 @@ def cookie_header(request: HttpRequest) -> str | None:
     scope = getattr(request, "scope", None)
     if scope is None:
         return request.META.get("HTTP_COOKIE")
-    lines = [value.decode("latin-1") for name, value in scope.get("headers", ()) if name == b"cookie" and value]
+    headers = scope.get("headers", ())
+    lines = [value.decode("latin-1") for name, value in headers if name == b"cookie" and value]
     return "; ".join(lines) or None
 
 
@@ -137,6 +141,27 @@ class RequestContext:
     def bind(self, session: Session | None) -> None:
         bind(self.request, Binding(session, self.cookie_id))
 
+    def start(self, document: Document | None) -> None:
+        """Give the request its session: loaded, new, or inert outside the path."""
+        self.bind(None if self.skip else self.session(document))
+
+    def store_failed(self, exc: StoreError) -> Response | None:
+        """ON_STORE_ERROR: a 503 ("raise"), or go on without a session ("anonymous").
+
+        Either way the error is logged, nothing more is stored for this
+        request and the client's cookie is left as it is.
+        """
+        logger.error("The session store failed: %s", exc, exc_info=exc)
+        if bound(self.request) is None:
+            self.bind(None)  # an inert session: contrib.auth sees an anonymous user
+        if conf.on_store_error == "anonymous":
+            return None
+        return HttpResponse(
+            "Service unavailable: the session store cannot be reached.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+
     # -- the end of the request -------------------------------------------
 
     def plan(self, response: Response) -> tuple[str, Session | None, rules.Decision | None]:
@@ -201,55 +226,69 @@ class SessionMiddleware(DjangoSessionMiddleware):
     # middleware by hand (RequestFactory tests) keeps working; the async
     # path below mirrors it with the stores' async twins.
 
-    def process_request(self, request: HttpRequest) -> None:
+    def process_request(self, request: HttpRequest) -> Response | None:  # type: ignore[override]
         context = self._begin(request)
-        if context is not None and context.cookie_id:
-            context.bind(context.session(context.store.get(context.cookie_id)))
-        elif context is not None:
-            context.bind(None if context.skip else context.session(None))
+        if context is None:
+            return None
+        try:
+            document = context.store.get(context.cookie_id) if context.cookie_id else None
+        except StoreError as exc:
+            return context.store_failed(exc)
+        context.start(document)
+        return None
 
     def process_response(self, request: HttpRequest, response: Response) -> Response:  # type: ignore[override]
         context = self._end(request)
         if context is None:
             return response
         outcome, session, decision = context.plan(response)
-        if outcome == "destroy":
-            context.store.destroy(session.id)  # type: ignore[union-attr, arg-type]
-        elif outcome == "live":
-            assert session is not None and decision is not None
-            if decision.save:
-                session.save()
-            elif decision.touch:
-                context.store.touch(session.id, session.document())  # type: ignore[arg-type]
+        try:
+            if outcome == "destroy":
+                context.store.destroy(session.id)  # type: ignore[union-attr, arg-type]
+            elif outcome == "live":
+                assert session is not None and decision is not None
+                if decision.save:
+                    session.save()
+                elif decision.touch:
+                    context.store.touch(session.id, session.document())  # type: ignore[arg-type]
+        except StoreError as exc:
+            return context.store_failed(exc) or context.finish(response, None, None)
         return context.finish(response, session, decision)
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self._acall(request)
-        self.process_request(request)
-        response = self.get_response(request)
+        response = self.process_request(request) or self.get_response(request)
         return self.process_response(request, response)  # type: ignore[arg-type]
 
     async def _acall(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Response]] = self.get_response  # type: ignore[assignment]
         context = self._begin(request)
-        if context is not None and context.cookie_id:
-            context.bind(context.session(await context.store.aget(context.cookie_id)))
-        elif context is not None:
-            context.bind(None if context.skip else context.session(None))
-        response = await get_response(request)
+        response: Response | None = None
+        if context is not None:
+            try:
+                document = await context.store.aget(context.cookie_id) if context.cookie_id else None
+            except StoreError as exc:
+                response = context.store_failed(exc)
+            else:
+                context.start(document)
+        if response is None:
+            response = await get_response(request)
         context = self._end(request)
         if context is None:
             return response
         outcome, session, decision = context.plan(response)
-        if outcome == "destroy":
-            await context.store.adestroy(session.id)  # type: ignore[union-attr, arg-type]
-        elif outcome == "live":
-            assert session is not None and decision is not None
-            if decision.save:
-                await session.asave()
-            elif decision.touch:
-                await context.store.atouch(session.id, session.document())  # type: ignore[arg-type]
+        try:
+            if outcome == "destroy":
+                await context.store.adestroy(session.id)  # type: ignore[union-attr, arg-type]
+            elif outcome == "live":
+                assert session is not None and decision is not None
+                if decision.save:
+                    await session.asave()
+                elif decision.touch:
+                    await context.store.atouch(session.id, session.document())  # type: ignore[arg-type]
+        except StoreError as exc:
+            return context.store_failed(exc) or context.finish(response, None, None)
         return context.finish(response, session, decision)
 
     def _begin(self, request: HttpRequest) -> RequestContext | None:
