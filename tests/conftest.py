@@ -25,6 +25,7 @@ from .app import app as _app
 MEMORY = "django_expsession.stores.memory.MemoryStore"
 DATABASE = "django_expsession.stores.db.DatabaseStore"
 CACHE = "django_expsession.stores.cache.CacheStore"
+REDIS = "django_expsession.stores.redis.RedisStore"
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,8 @@ STORES: dict[str, StoreParam] = {
     "db-mariadb": StoreParam(DATABASE, {"USING": "mariadb"}, database="mariadb", service="mariadb"),
     "cache-locmem": StoreParam(CACHE, {"CACHE": "default"}),
     "cache-redis": StoreParam(CACHE, {"CACHE": "redis"}, service="redis"),
+    "redis-url": StoreParam(REDIS, {"URL": services.REDIS_URL}, service="redis"),
+    "redis-cache": StoreParam(REDIS, {"CACHE": "redis"}, service="redis"),
 }
 
 

@@ -14,6 +14,7 @@ from django_expsession.stores.base import Store
 from django_expsession.stores.cache import CacheStore
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
+from django_expsession.stores.redis import RedisStore
 
 calls: Counter[str] = Counter()
 _OPS = ("get", "set", "destroy", "touch")
@@ -61,3 +62,6 @@ def register(backend: type[Store]) -> type[Store]:
     globals()[spy.__name__] = spy
     SPIES[backend] = spy
     return spy
+
+
+SpyRedisStore = register(RedisStore)

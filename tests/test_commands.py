@@ -60,8 +60,10 @@ class Terminal(io.StringIO):
 @pytest.fixture
 def clock() -> Iterator[Any]:
     # Stores check expiry against this clock (the cache store too, so its
-    # entries read as expired even while Redis still holds them).
-    with freeze_time("2026-03-01 12:00:00") as frozen:
+    # entries read as expired even while Redis still holds them). A future
+    # date: RedisStore's keys expire at absolute times, which a real Redis
+    # server would find already past for a clock frozen before its own now.
+    with freeze_time("2030-03-01 12:00:00") as frozen:
         yield frozen
 
 
@@ -379,8 +381,8 @@ def test_list_shows_each_active_session_with_its_user_and_expiry(store: Store) -
 
     rows = listed(out)
     assert set(rows) == ACTIVE
-    assert rows["alice-1"] == ("1", "2026-03-01T13:00:00.000Z")
-    assert rows["anon-1"] == ("-", "2026-03-01T13:00:00.000Z")
+    assert rows["alice-1"] == ("1", "2030-03-01T13:00:00.000Z")
+    assert rows["anon-1"] == ("-", "2030-03-01T13:00:00.000Z")
     assert rows["bob-browser"] == ("2", "browser session")
 
 
@@ -412,7 +414,7 @@ def test_list_expired_shows_the_sessions_clearsessions_would_remove(
     rows = listed(run("expsession", "list", "--expired", *args)[0])
 
     assert set(rows) == expected
-    assert rows["alice-old"] == ("1", "2026-03-01T12:01:00.000Z")
+    assert rows["alice-old"] == ("1", "2030-03-01T12:01:00.000Z")
 
 
 def test_list_limit_caps_the_number_of_sessions(store: Store) -> None:

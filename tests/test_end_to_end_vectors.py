@@ -10,6 +10,7 @@ key order included, on every store.
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from freezegun import freeze_time
 
 from . import vectors
+from .conftest import REDIS, STORES
 
 END_TO_END = vectors.entries("end_to_end_vectors")
 END_TO_END_IDS = vectors.ids("end_to_end_vectors", "description")
@@ -186,12 +188,21 @@ def test_the_cookie_express_set_loads_the_stored_session_on_the_next_request(vec
         assert store.get("SECOND-ID-MUST-NOT-BE-USED") is None
 
 
-@pytest.mark.parametrize(
-    "expires",
-    ["2039-03-08T19:46:13.411Z", "2004-03-15T07:55:47.472Z", "2038-08-15T15:00:50.430Z"],
-)
+# These instants lose a millisecond if converted through a float timestamp.
+# A real Redis server, whose clock freezegun cannot move, drops a key at
+# once when its expiry is in the (real) past: RedisStore gets the future ones.
+ROUND_TRIP_INSTANTS = ["2039-03-08T19:46:13.411Z", "2004-03-15T07:55:47.472Z", "2038-08-15T15:00:50.430Z"]
+_REAL_NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+ROUND_TRIP_CASES = [
+    (store_name, expires)
+    for expires in ROUND_TRIP_INSTANTS
+    for store_name in STORES
+    if not (STORES[store_name].backend == REDIS and expires < _REAL_NOW)
+]
+
+
+@pytest.mark.parametrize(("store_name", "expires"), ROUND_TRIP_CASES)
 def test_a_stored_expiry_round_trips_to_the_millisecond(expsession, expires):
-    # These instants lose a millisecond if converted through a float timestamp.
     store = expsession.configure()
     with freeze_time("2000-01-01T00:00:00Z"):
         document = {

@@ -16,6 +16,7 @@ from django_expsession.stores.base import Store
 from django_expsession.stores.cache import DOCUMENT, RECORD, CacheStore
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
+from django_expsession.stores.redis import RedisStore
 
 from .. import services
 
@@ -24,7 +25,7 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 # Stores whose backend drops expired entries by itself: clear_expired() has
 # nothing left to do and returns 0.
-EXPIRES_ITSELF = {"cache-locmem", "cache-redis"}
+EXPIRES_ITSELF = {"cache-locmem", "cache-redis", "redis-url", "redis-cache"}
 
 
 def at(seconds: float) -> datetime:
@@ -67,6 +68,8 @@ def raw(store: Store, sid: str) -> Any:
         return store._records[sid][0]
     if isinstance(store, DatabaseStore):
         return Session.objects.using(store.db_for_read()).get(sid=sid).data
+    if isinstance(store, RedisStore):
+        return store.client.get(store.key(sid)).decode()
     assert isinstance(store, CacheStore)
     return caches[store.cache_alias].get(store.key_prefix + DOCUMENT + sid)
 
@@ -79,6 +82,8 @@ def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
         store._records[sid] = (text, ms)
     elif isinstance(store, DatabaseStore):
         Session.objects.using(store.db_for_write()).create(sid=sid, data=text, expires=when)
+    elif isinstance(store, RedisStore):
+        store.client.set(store.key(sid), text, pxat=ms)
     else:
         assert isinstance(store, CacheStore)
         cache = caches[store.cache_alias]
