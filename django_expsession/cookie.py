@@ -49,20 +49,26 @@ def now_ms() -> int:
     return datetime_to_ms(datetime.now(UTC))
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MS = timedelta(milliseconds=1)
+
+
 def ms_to_datetime(ms: int) -> datetime:
-    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def datetime_to_ms(value: datetime) -> int:
     if value.tzinfo is None:
         raise ValueError("Cookie expiry datetimes must be timezone-aware.")
-    delta = value - datetime(1970, 1, 1, tzinfo=UTC)
-    return delta // timedelta(milliseconds=1)
+    return (value - _EPOCH) // _MS
 
 
 def format_iso(ms: int) -> str:
     """``Date#toISOString``: always milliseconds and a ``Z``."""
-    return ms_to_datetime(ms).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+    d = ms_to_datetime(ms)
+    return (
+        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms % 1000:03d}Z"
+    )
 
 
 def parse_iso(value: str) -> int:

@@ -10,12 +10,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 from collections.abc import Iterable, Mapping
-from urllib.parse import quote
+from urllib.parse import quote, unquote_to_bytes
 
 Secret = str | bytes
 
 SIGNED_PREFIX = "s:"
+_ESCAPED = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
 # The characters encodeURIComponent leaves alone, besides letters and digits.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 
@@ -54,21 +56,10 @@ def decode_uri_component(value: str) -> str | None:
     """Strict ``decodeURIComponent``: None for a bad escape or bad UTF-8."""
     if "%" not in value:
         return value
-    out = bytearray()
-    i, n = 0, len(value)
-    while i < n:
-        char = value[i]
-        if char == "%":
-            pair = value[i + 1 : i + 3]
-            if len(pair) != 2 or not all(c in "0123456789abcdefABCDEF" for c in pair):
-                return None
-            out.append(int(pair, 16))
-            i += 3
-        else:
-            out += char.encode("utf-8")
-            i += 1
+    if not _ESCAPED.fullmatch(value):
+        return None  # a "%" not followed by two hex digits
     try:
-        return out.decode("utf-8")
+        return unquote_to_bytes(value).decode("utf-8")
     except UnicodeDecodeError:
         return None
 
