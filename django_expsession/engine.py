@@ -63,6 +63,7 @@ class SessionStore(Session):
             cookie=None,  # type: ignore[arg-type]  # built on first use
             new_id=self._generate_id,
             new_cookie=self._generate_cookie,
+            merge=conf.concurrency == "merge",
         )
         # An invalid or absent cookie is a new session: nothing to load.
         self._loaded = sid is None
@@ -128,8 +129,9 @@ class SessionStore(Session):
             self._data, self._cookie = {}, None
         else:
             data = dict(document)
-            self._cookie = Cookie.from_json(data.pop(RESERVED_KEY))
+            self._cookie = cookie = Cookie.from_json(data.pop(RESERVED_KEY))
             self._data = data
+            self._read_from_store(data, cookie)
         self.original_hash = data_hash(self._data)
 
     def _apply_reloaded(self, document: Document | None) -> None:
@@ -273,6 +275,7 @@ class SessionStore(Session):
 
     def _start_over(self) -> None:
         self._loaded = True
+        self._baseline = None
         self._sid = None
         self._data, self._cookie = {}, None
         self.accessed = True

@@ -128,6 +128,7 @@ class RequestContext:
             "new_id": self.new_id,
             "new_cookie": self.new_cookie,
             "resave": conf.resave,
+            "merge": conf.concurrency == "merge",
         }
         if document is not None:
             # Any store may hand back a record another program wrote.
@@ -193,7 +194,14 @@ class RequestContext:
     def finish(
         self, response: Response, session: Session | None, decision: rules.Decision | None
     ) -> Response:
-        if session is not None and decision is not None and decision.set_cookie and session.id:
+        # A merge that found the session destroyed meanwhile sends no cookie.
+        if (
+            session is not None
+            and decision is not None
+            and decision.set_cookie
+            and session.id
+            and not session.destroyed
+        ):
             value = signing.cookie_value(session.id, self.secrets[0])
             response.cookies[self.name] = session.cookie.morsel(self.name, value)
             # This response now belongs to one visitor, even when the view never

@@ -4,6 +4,12 @@ Change detection follows express: a session is modified when the canonical
 JSON of its data (without the cookie) differs from what was loaded, so
 re-assigning an equal value is not a change and nested in-place mutation is.
 Setting ``modified = True`` forces a save.
+
+CONCURRENCY = "merge" changes how a save writes, never whether or when: a
+session read from the store (and still under the id it was read with) sends
+the store only its own changes, key by key against the data as read, so a
+request running at the same time keeps its own. New, regenerated and cycled
+sessions write their whole document: nobody else has them yet.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, ItemsView, Iterator, KeysView, MutableMapping, ValuesView
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +76,33 @@ def data_hash(data: dict[str, Any]) -> str:
     return hashlib.sha1(canonical(data).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
+def _cookie_as_read(cookie: Cookie) -> dict[str, Any]:
+    """The cookie without its expiry, which every save moves anyway."""
+    return {key: value for key, value in cookie.to_json().items() if key != "expires"}
+
+
+@dataclass
+class _Baseline:
+    """What a merge compares against: the session as last read from the store."""
+
+    sid: str
+    data: dict[str, str]  # key -> canonical JSON
+    cookie: dict[str, Any]
+
+
+@dataclass
+class _Write:
+    """How one save goes to the store: "set" (whole document), "merge" or "refresh"."""
+
+    how: str
+    sid: str
+    digest: str
+    document: doc.Document
+    texts: dict[str, str] = field(default_factory=dict)
+    changes: dict[str, Any] = field(default_factory=dict)
+    removed: list[str] = field(default_factory=list)
+
+
 class Session(SessionBase, MutableMapping[str, Any]):
     """One request's session. Built by the middleware, never directly."""
 
@@ -83,6 +117,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
         new_cookie: Callable[[], Cookie] | None = None,
         loaded: bool = False,
         resave: bool = True,
+        merge: bool = False,
     ) -> None:
         # SessionBase.__init__ is not called: it would read SESSION_SERIALIZER
         # and validate keys by Django's rules, neither of which applies.
@@ -100,6 +135,10 @@ class Session(SessionBase, MutableMapping[str, Any]):
         # With resave off a loaded, unchanged session counts as saved.
         self.saved_hash: str | None = self.original_hash if (loaded and not resave) else None
         self._saved_id: str | None = None  # the id of the last explicit save
+        self._merge = merge
+        self._baseline: _Baseline | None = None
+        if loaded:
+            self._read_from_store(data, cookie)
 
     # -- identity -----------------------------------------------------------
 
@@ -239,24 +278,100 @@ class Session(SessionBase, MutableMapping[str, Any]):
         return self._store
 
     def save(self, must_create: bool = False) -> None:
-        """Persist now; the end-of-request save is skipped unless data changes again."""
+        """Persist now; the end-of-request save is skipped unless data changes again.
+
+        With CONCURRENCY "merge", a session found gone from the store
+        (destroyed meanwhile) is not written back: it counts as destroyed.
+        """
         if self._store is None or self._sid is None:
             return
-        document, digest = self.document(), data_hash(self._session_cache)
-        self._store.set(self._sid, document)
-        self._mark_saved(digest)
+        write = self._write()
+        if write.how == "set":
+            self._store.set(self._sid, write.document)
+            self._mark_saved(write.digest)
+        elif write.how == "refresh":
+            self._refreshed(self._store.refresh(self._sid, write.document), write)
+        else:
+            cookie = write.document[RESERVED_KEY]
+            self._merged(self._store.merge(self._sid, write.changes, write.removed, cookie), write)
 
     async def asave(self, must_create: bool = False) -> None:
         if self._store is None or self._sid is None:
             return
-        document, digest = self.document(), data_hash(self._session_cache)
-        await self._store.aset(self._sid, document)
-        self._mark_saved(digest)
+        write = self._write()
+        if write.how == "set":
+            await self._store.aset(self._sid, write.document)
+            self._mark_saved(write.digest)
+        elif write.how == "refresh":
+            self._refreshed(await self._store.arefresh(self._sid, write.document), write)
+        else:
+            cookie = write.document[RESERVED_KEY]
+            self._merged(await self._store.amerge(self._sid, write.changes, write.removed, cookie), write)
 
     def _mark_saved(self, digest: str) -> None:
         self.saved_hash = digest
         self._saved_id = self._sid
         self._forced = False
+
+    # -- CONCURRENCY = "merge" ----------------------------------------------
+
+    def _read_from_store(self, data: dict[str, Any], cookie: Cookie) -> None:
+        """``data`` and ``cookie`` were just read from the store: merge against them."""
+        if self._merge and self._sid is not None:
+            texts = {key: doc.dumps(value) for key, value in data.items()}
+            self._baseline = _Baseline(self._sid, texts, _cookie_as_read(cookie))
+
+    def _write(self) -> _Write:
+        """Decide how this save writes: the whole document, or only its changes."""
+        digest = data_hash(self._session_cache)  # names a key JSON cannot store
+        document = {RESERVED_KEY: self.cookie.to_json(), **self._session_cache}
+        base = self._baseline
+        if base is None or base.sid != self._sid:
+            return _Write("set", self._sid or "", digest, document)
+        data = self._session_cache
+        texts = {key: doc.dumps(value) for key, value in data.items()}
+        changes = {key: data[key] for key, text in texts.items() if base.data.get(key) != text}
+        removed = [key for key in base.data if key not in data]
+        cookie_changed = _cookie_as_read(self.cookie) != base.cookie
+        # Nothing but the expiry to write: the store's cheapest call.
+        how = "merge" if changes or removed or cookie_changed else "refresh"
+        return _Write(how, base.sid, digest, document, texts, changes, removed)
+
+    def _merged(self, merged: doc.Document | None, write: _Write) -> None:
+        """Adopt the stored result: other requests' keys, this request's own objects."""
+        if merged is None:
+            self._gone()
+            return
+        data = self._session_cache
+        fresh: dict[str, Any] = {}
+        texts: dict[str, str] = {}
+        for key, value in merged.items():
+            if key == RESERVED_KEY:
+                continue
+            text = write.texts[key] if key in write.changes else doc.dumps(value)
+            # The view may hold references into its values: keep them where equal.
+            fresh[key] = data[key] if write.texts.get(key) == text else value
+            texts[key] = text
+        data.clear()
+        data.update(fresh)
+        self._baseline = _Baseline(write.sid, texts, _cookie_as_read(self.cookie))
+        digest = data_hash(data)
+        if self.original_hash == write.digest:
+            # Others' changes do not make it modified (express's rules see
+            # only what this request did).
+            self.original_hash = digest
+        self._mark_saved(digest)
+
+    def _refreshed(self, present: bool, write: _Write) -> None:
+        if present:
+            self._mark_saved(write.digest)
+        else:
+            self._gone()
+
+    def _gone(self) -> None:
+        """Destroyed meanwhile (e.g. logged out elsewhere): never written back."""
+        self.destroyed = True
+        self._baseline = None
 
     def touch(self) -> Session:
         """Reset ``cookie.max_age`` to its original value (in memory)."""
@@ -278,8 +393,9 @@ class Session(SessionBase, MutableMapping[str, Any]):
         if document is None:
             raise SessionError("failed to load session")
         data = dict(document)
-        self.cookie = Cookie.from_json(data.pop(RESERVED_KEY))
+        self.cookie = cookie = Cookie.from_json(data.pop(RESERVED_KEY))
         self._session_cache = data
+        self._read_from_store(data, cookie)
 
     def destroy(self) -> None:
         """Destroy in the store; ``request.session`` is empty from now on."""
@@ -310,6 +426,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def _replace(self, *, keep_data: bool) -> None:
         if self._new_id is None:
             return
+        self._baseline = None  # a new id: its first save writes the whole document
         self._sid = self._new_id()
         if not keep_data:
             self._session_cache = {}

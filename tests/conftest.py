@@ -4,7 +4,10 @@
 service (django-redis style). ``expsession.configure(...)`` sets the
 EXPSESSION setting the way express-session's test helper builds its app:
 secret 'keyboard cat', a 60 s cookie unless COOKIE is given, resave and
-saveUninitialized left at their (true) defaults.
+saveUninitialized left at their (true) defaults, and CONCURRENCY
+"overwrite" (express's whole-document save) unless the ``concurrency``
+fixture says otherwise: a module that must also hold under "merge"
+parametrizes it (``pytestmark = BOTH_CONCURRENCIES``).
 """
 
 from __future__ import annotations
@@ -74,13 +77,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.django_db(databases=[param.database], transaction=transaction))
 
 
+# Run a module's tests under both CONCURRENCY settings: express's rules must
+# not depend on how a save writes.
+BOTH_CONCURRENCIES = pytest.mark.parametrize("concurrency", ["overwrite", "merge"])
+
+
 class ExpSession:
     """Configure EXPSESSION for one test and reach the configured store."""
 
-    def __init__(self, settings: Any, store_name: str) -> None:
+    def __init__(self, settings: Any, store_name: str, concurrency: str = "overwrite") -> None:
         self._settings = settings
         self.store_name = store_name
         self.param = STORES[store_name]
+        self.concurrency = concurrency
 
     def configure(self, *, spy_on: bool = True, **overrides: Any) -> Store:
         """Set EXPSESSION; returns the store, built from the new settings."""
@@ -96,6 +105,7 @@ class ExpSession:
             "SECRET": "keyboard cat",
             "COOKIE": {"MAX_AGE": 60},
             "STORE": {"BACKEND": backend, "OPTIONS": store_options},
+            "CONCURRENCY": self.concurrency,
         }
         value.update(overrides)
         self._settings.EXPSESSION = value
@@ -120,8 +130,14 @@ def store_name() -> str:
 
 
 @pytest.fixture
-def expsession(settings: Any, store_name: str) -> Iterator[ExpSession]:
-    helper = ExpSession(settings, store_name)
+def concurrency() -> str:
+    """The CONCURRENCY ``expsession.configure()`` sets; parametrized by BOTH_CONCURRENCIES."""
+    return "overwrite"
+
+
+@pytest.fixture
+def expsession(settings: Any, store_name: str, concurrency: str) -> Iterator[ExpSession]:
+    helper = ExpSession(settings, store_name, concurrency)
     yield helper
     if helper.param.service == "redis":
         get_store().clear()

@@ -2,13 +2,15 @@
 
 A backend implements ``get``/``set``/``destroy`` (and optionally ``touch``,
 ``all``, ``length``, ``clear``, ``clear_expired``) on either side, sync or
-async; the base class derives the other side. "Not found" is ``None``;
-a backend failure is a :class:`StoreError` naming the store and its server.
+async; the base class derives the other side. ``merge`` and ``refresh``
+(CONCURRENCY = "merge") have generic versions built on get/set that a
+backend overrides to make them atomic. "Not found" is ``None``; a backend
+failure is a :class:`StoreError` naming the store and its server.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,12 +25,28 @@ _PAIRS = (
     ("set", "aset"),
     ("destroy", "adestroy"),
     ("touch", "atouch"),
+    ("merge", "amerge"),
+    ("refresh", "arefresh"),
     ("all", "aall"),
     ("length", "alength"),
     ("clear", "aclear"),
     ("clear_expired", "aclear_expired"),
     ("count_expired", "acount_expired"),
 )
+
+
+def merged_document(
+    stored: Document, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+) -> Document:
+    """``stored`` with one request's own changes applied, under its cookie.
+
+    Keys the request removed go, keys it set take its value (new keys come
+    last), every other key stays as stored: another request's work.
+    """
+    gone = set(removed)
+    data = {key: value for key, value in stored.items() if key != "cookie" and key not in gone}
+    data.update(changes)
+    return {"cookie": cookie, **data}
 
 
 class StoreError(OSError):
@@ -109,6 +127,61 @@ class Store:
 
     async def atouch(self, sid: str, data: Document) -> None:
         await self._to_async("touch", sid, data)
+
+    # -- CONCURRENCY = "merge": generic, override to make them atomic ------
+
+    def merge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> Document | None:
+        """Apply one request's changes to the stored document; return the result.
+
+        ``changes`` are the top-level keys the request set, ``removed`` those
+        it deleted, ``cookie`` its cookie, which replaces the stored one and
+        sets the record's expiry. Returns None, writing nothing, when the
+        record is gone (destroyed or expired): a merge never creates one.
+
+        This generic version is a ``get`` then a ``set``: not atomic, so a
+        write by another request between the two is lost. Backends that can
+        lock or watch the record override it.
+        """
+        if self._native_side("merge") == "async":
+            return async_to_sync(self.amerge)(sid, changes, removed, cookie)
+        stored = self.get(sid)
+        if stored is None:
+            return None
+        merged = merged_document(stored, changes, removed, cookie)
+        self.set(sid, merged)
+        return merged
+
+    async def amerge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> Document | None:
+        if self._native_side("merge") == "sync":
+            return await sync_to_async(self.merge, thread_sensitive=True)(sid, changes, removed, cookie)
+        stored = await self.aget(sid)
+        if stored is None:
+            return None
+        merged = merged_document(stored, changes, removed, cookie)
+        await self.aset(sid, merged)
+        return merged
+
+    def refresh(self, sid: str, data: Document) -> bool:
+        """Save a session whose data did not change: move the record's expiry.
+
+        ``data`` is the session's document; only its cookie's expiry is new
+        (a store that keeps the cookie apart from the data may write the
+        whole cookie). Unlike ``touch`` it is never skipped by TOUCH_AFTER,
+        and it says whether the record is there (False: gone, not revived).
+        The generic version is a ``merge`` that changes nothing.
+        """
+        if self._native_side("refresh") == "async":
+            return async_to_sync(self.arefresh)(sid, data)
+        return self.merge(sid, {}, (), data["cookie"]) is not None
+
+    async def arefresh(self, sid: str, data: Document) -> bool:
+        if self._native_side("refresh") == "sync":
+            return await sync_to_async(self.refresh, thread_sensitive=True)(sid, data)
+        return await self.amerge(sid, {}, (), data["cookie"]) is not None
 
     def all(self) -> Iterator[tuple[str, Document]]:
         """Iterate ``(sid, document)`` over the live records."""
@@ -191,6 +264,8 @@ class Store:
             return type(self).user_sessions is not Store.user_sessions or self._implements("all")
         if operation == "expired_sessions":  # sync only, no twin
             return type(self).expired_sessions is not Store.expired_sessions
+        if operation in ("merge", "refresh"):  # the generic versions work everywhere
+            return True
         return self._implements(operation)
 
     # -- adapters ---------------------------------------------------------
@@ -201,6 +276,22 @@ class Store:
         return getattr(cls, sync_name) is not getattr(Store, sync_name) or getattr(
             cls, async_name
         ) is not getattr(Store, async_name)
+
+    def _native_side(self, name: str) -> str | None:
+        """The side of ``name`` the backend implements: "sync", "async" or None.
+
+        The backend is the class nearest to Store that defines either side;
+        subclasses above it (spies, instrumentation) only wrap, so wrapping
+        both sides of an atomic sync ``merge`` keeps it atomic. None: both
+        sides or neither (then each side has its own generic version).
+        """
+        for cls in reversed(type(self).__mro__):
+            if cls is Store or not issubclass(cls, Store):
+                continue
+            sync, async_ = name in cls.__dict__, "a" + name in cls.__dict__
+            if sync or async_:
+                return None if sync and async_ else ("sync" if sync else "async")
+        return None
 
     def _to_sync(self, name: str, *args: Any) -> Any:
         _, async_name = _pair(name)

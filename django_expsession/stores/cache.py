@@ -22,6 +22,11 @@ granularity (timeouts are rounded up to whole seconds) or clock.
 
 The cache receives ``str`` values (JSON text), never Python objects, so the
 cache's serializer only ever frames a string: no pickled user data.
+
+CONCURRENCY = "merge": a cache has no transactions, so ``merge`` is the
+base class's read then write, last writer wins between the two. A save
+that changed no data (``refresh``) rewrites only the small record, like
+touch, so it never undoes another request's save.
 """
 
 from __future__ import annotations
@@ -163,6 +168,28 @@ class CacheStore(Store):
             elif self.cache.touch(key, timeout):  # never creates a session
                 self.cache.set(record_key, self._record(expiry, data["cookie"]), timeout)
 
+    def refresh(self, sid: str, data: doc.Document) -> bool:
+        key, record_key = self._keys(sid)
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        with self._failures("save a session", _errors()):
+            if not self._refresh_due(sid, self.cache.get(record_key)):
+                return False
+            timeout = self._timeout(expiry)
+            if timeout <= 0:
+                self.cache.delete_many([key, record_key])
+                return True
+            if not self.cache.touch(key, timeout):  # the document is gone
+                return False
+            self.cache.set(record_key, self._record(expiry, data["cookie"]), timeout)
+            return True
+
+    def _refresh_due(self, sid: str, stored: Any) -> bool:
+        """Not ended by its record (a missing record leaves it to the document's entry)."""
+        if stored is None:
+            return True
+        record = self._read_record(sid, stored)
+        return record is not None and record["expires"] > now_ms()
+
     def _touch_due(self, sid: str, stored: Any, expiry: int) -> bool:
         """Live (checked on the clock, like get) and not refreshed within TOUCH_AFTER."""
         record = None if stored is None else self._read_record(sid, stored)
@@ -203,6 +230,21 @@ class CacheStore(Store):
                 await self.cache.adelete_many([key, record_key])
             elif await self.cache.atouch(key, timeout):
                 await self.cache.aset(record_key, self._record(expiry, data["cookie"]), timeout)
+
+    async def arefresh(self, sid: str, data: doc.Document) -> bool:
+        key, record_key = self._keys(sid)
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        with self._failures("save a session", _errors()):
+            if not self._refresh_due(sid, await self.cache.aget(record_key)):
+                return False
+            timeout = self._timeout(expiry)
+            if timeout <= 0:
+                await self.cache.adelete_many([key, record_key])
+                return True
+            if not await self.cache.atouch(key, timeout):
+                return False
+            await self.cache.aset(record_key, self._record(expiry, data["cookie"]), timeout)
+            return True
 
     async def adestroy(self, sid: str) -> None:
         with self._failures("destroy a session", _errors()):

@@ -7,6 +7,13 @@ transaction of its own. Because touch moves only the column, the column is
 the truth: a loaded document's ``cookie.expires`` is read from it. (Other
 cookie changes that reach the store only through a touch, such as a new
 ``originalMaxAge``, wait for the next save, as with connect-pg-simple.)
+
+merge (CONCURRENCY = "merge") is the one transaction: the row is read with
+``SELECT ... FOR UPDATE`` and written with one UPDATE, so concurrent merges
+of one session queue up on the row lock and none is lost. SQLite has no row
+locks; there a first, empty UPDATE of the row takes the database's write
+lock before the read (see :meth:`DatabaseStore.merge`). refresh, a save
+that changed no data, is one UPDATE of ``expires``, like touch.
 """
 
 from __future__ import annotations
@@ -17,10 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from asgiref.sync import sync_to_async
 from django.db import Error, connections, router, transaction
+from django.db.models import F
+from django.utils import timezone
 
 from .. import document as doc
 from ..cookie import datetime_to_ms, format_iso, ms_to_datetime, now_ms
-from .base import Store
+from .base import Store, merged_document
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -147,6 +156,48 @@ class DatabaseStore(Store):
         with self._failures("touch a session", _ERRORS):
             qs.update(expires=expires)
 
+    def refresh(self, sid: str, data: doc.Document) -> bool:
+        expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
+        qs = self._objects(write=True).filter(sid=sid, expires__gt=ms_to_datetime(now_ms()))
+        with self._failures("save a session", _ERRORS):
+            # Django asks MySQL/MariaDB for matched, not changed, rows.
+            return qs.update(expires=expires) > 0
+
+    def merge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> doc.Document | None:
+        """Atomic: ``SELECT ... FOR UPDATE`` then one UPDATE, in one transaction.
+
+        A surrounding transaction (``ATOMIC_REQUESTS``) is joined rather than
+        given a savepoint; the row stays locked until it commits. SQLite
+        ignores FOR UPDATE, and two transactions that both read before
+        writing would deadlock there (one fails with "database is locked"),
+        so on SQLite an UPDATE that changes nothing comes first: it takes
+        the write lock, and other writers wait for it (the connection's
+        ``timeout``) instead of failing.
+        """
+        alias = self.db_for_write()
+        objects = self._objects(write=True)
+        now = ms_to_datetime(now_ms())
+        with self._failures("save a session", _ERRORS), transaction.atomic(using=alias, savepoint=False):
+            if not connections[alias].features.has_select_for_update:
+                objects.filter(sid=sid).update(expires=F("expires"))
+            row = (
+                objects.select_for_update()
+                .filter(sid=sid, expires__gt=now)
+                .values_list("data", "expires")
+                .first()
+            )
+            stored = None if row is None else self._document(sid, *row)
+            if stored is None:
+                return None
+            merged = merged_document(stored, changes, removed, cookie)
+            written = self._row(sid, merged)
+            objects.filter(sid=sid).update(
+                data=written.data, expires=written.expires, user_id=written.user_id, updated=timezone.now()
+            )
+        return merged
+
     def _delete_one(self, sid: str) -> None:
         # One DELETE statement: QuerySet.delete() would wrap it in
         # BEGIN/COMMIT (three round trips) to collect cascades, and no
@@ -227,6 +278,15 @@ class DatabaseStore(Store):
         qs, expires = self._touch_filter(sid, data)
         with self._failures("touch a session", _ERRORS):
             await qs.aupdate(expires=expires)
+
+    async def arefresh(self, sid: str, data: doc.Document) -> bool:
+        expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
+        qs = self._objects(write=True).filter(sid=sid, expires__gt=ms_to_datetime(now_ms()))
+        with self._failures("save a session", _ERRORS):
+            return await qs.aupdate(expires=expires) > 0
+
+    # amerge: the base class runs merge() in a thread (the async ORM has
+    # no transactions).
 
     async def adestroy(self, sid: str) -> None:
         with self._failures("destroy a session", _ERRORS):

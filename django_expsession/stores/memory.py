@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from typing import Any
 
 from .. import document as doc
 from ..cookie import now_ms
-from .base import Store
+from .base import Store, merged_document
 
 
 class MemoryStore(Store):
@@ -44,26 +45,50 @@ class MemoryStore(Store):
         text = doc.dumps(data)
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
-            self._records.pop(sid, None)  # re-insert: newest last
-            self._records[sid] = (text, expiry)
-            self._writes += 1
-            if self._writes % self._sweep_every == 0 or len(self._records) > self.max_entries:
-                self._sweep(now_ms())
+            self._put(sid, text, expiry)
+
+    def _put(self, sid: str, text: str, expiry: int) -> None:
+        """Write a record (the lock held)."""
+        self._records.pop(sid, None)  # re-insert: newest last
+        self._records[sid] = (text, expiry)
+        self._writes += 1
+        if self._writes % self._sweep_every == 0 or len(self._records) > self.max_entries:
+            self._sweep(now_ms())
 
     def touch(self, sid: str, data: doc.Document) -> None:
+        self._recookie(sid, data, skippable=True)
+
+    def refresh(self, sid: str, data: doc.Document) -> bool:
+        return self._recookie(sid, data, skippable=False)
+
+    def _recookie(self, sid: str, data: doc.Document, *, skippable: bool) -> bool:
+        """Give a live record ``data``'s cookie and expiry; False when it is gone."""
         with self._lock:
-            now = now_ms()
-            record = self._live(sid, now)
+            record = self._live(sid, now_ms())
             if record is None:
-                return
+                return False
             expiry = doc.store_expiry_ms(data, self.ttl)
-            if self._touch_skipped(record[1], expiry):
-                return
+            if skippable and self._touch_skipped(record[1], expiry):
+                return True
             stored = doc.loads(record[0], sid)
             if stored is None:
-                return
+                return False
             stored["cookie"] = data["cookie"]
             self._records[sid] = (doc.dumps(stored), expiry)
+            return True
+
+    def merge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> doc.Document | None:
+        """Atomic: the read and the write happen under the store's lock."""
+        with self._lock:
+            record = self._live(sid, now_ms())
+            stored = None if record is None else doc.loads(record[0], sid)
+            if stored is None:
+                return None
+            merged = merged_document(stored, changes, removed, cookie)
+            self._put(sid, doc.dumps(merged), doc.store_expiry_ms(merged, self.ttl))
+        return merged
 
     def destroy(self, sid: str) -> None:
         with self._lock:

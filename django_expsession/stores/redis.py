@@ -13,6 +13,11 @@ the stored ``cookie.expires`` goes stale; a load puts the key's expiry back
 into it. Other cookie changes that reach the store only through a touch wait
 for the next save (as with the database store).
 
+merge (CONCURRENCY = "merge") is optimistic: ``WATCH`` the key, read it,
+then write the merged document in ``MULTI``/``EXEC``; when another client
+wrote the key in between, EXEC fails and the merge starts over. refresh, a
+save that changed no data, moves only the key's expiry, like touch.
+
 ``<PREFIX>user:<id>`` is a set of the session ids of a logged-in user
 (``_auth_user_id``), for "log out everywhere". It lives at least as long as
 the user's longest session; members whose session is gone are dropped when
@@ -32,12 +37,15 @@ import redis.asyncio
 from .. import document as doc
 from ..cookie import format_iso, now_ms
 from . import redisclient
-from .base import Store
+from .base import Store, merged_document
 
 _GLOB_SPECIAL = re.compile(r"([\\*?\[\]])")
 
 # PEXPIRETIME's answer for a key without an expiry (-2: no such key).
 _PERSISTENT = -1
+
+# A merge that keeps losing the race this often gives up (a StoreError).
+MERGE_ATTEMPTS = 100
 
 
 def _text(value: bytes | str) -> str:
@@ -218,6 +226,37 @@ class RedisStore(Store):
             self._queue_touch(pipe, sid, data)
             pipe.execute()
 
+    def refresh(self, sid: str, data: doc.Document) -> bool:
+        with self._failures("save a session", redisclient.ERRORS):
+            if not self._live(self.client.pexpiretime(self.key(sid))):
+                return False
+            pipe = self.client.pipeline(transaction=doc.user_id(data) is not None)
+            self._queue_touch(pipe, sid, data)
+            return bool(pipe.execute()[0])  # PEXPIREAT: 0 if the key went meanwhile
+
+    def merge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> doc.Document | None:
+        """Atomic: WATCH, read, MULTI/EXEC; start over when another client wrote the key."""
+        key = self.key(sid)
+        with self._failures("save a session", redisclient.ERRORS), self.client.pipeline() as pipe:
+            for attempt in range(MERGE_ATTEMPTS):
+                pipe.watch(key)  # type: ignore[no-untyped-call]
+                stored = self._document(sid, pipe.get(key), pipe.pexpiretime(key))
+                if stored is None:
+                    return None  # leaving the block UNWATCHes
+                merged = merged_document(stored, changes, removed, cookie)
+                pipe.multi()
+                self._queue_set(pipe, sid, merged)
+                try:
+                    pipe.execute()
+                except redis.WatchError:
+                    if attempt + 1 == MERGE_ATTEMPTS:
+                        raise
+                    continue
+                return merged
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def destroy(self, sid: str) -> None:
         with self._failures("destroy a session", redisclient.ERRORS):
             text = self.client.getdel(self.key(sid))
@@ -321,6 +360,38 @@ class RedisStore(Store):
             pipe = client.pipeline(transaction=doc.user_id(data) is not None)
             self._queue_touch(pipe, sid, data)
             await pipe.execute()
+
+    async def arefresh(self, sid: str, data: doc.Document) -> bool:
+        with self._failures("save a session", redisclient.ERRORS):
+            client = await self.aclient()
+            if not self._live(await client.pexpiretime(self.key(sid))):
+                return False
+            pipe = client.pipeline(transaction=doc.user_id(data) is not None)
+            self._queue_touch(pipe, sid, data)
+            return bool((await pipe.execute())[0])
+
+    async def amerge(
+        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+    ) -> doc.Document | None:
+        key = self.key(sid)
+        with self._failures("save a session", redisclient.ERRORS):
+            async with (await self.aclient()).pipeline() as pipe:
+                for attempt in range(MERGE_ATTEMPTS):
+                    await pipe.watch(key)
+                    stored = self._document(sid, await pipe.get(key), await pipe.pexpiretime(key))
+                    if stored is None:
+                        return None
+                    merged = merged_document(stored, changes, removed, cookie)
+                    pipe.multi()  # type: ignore[no-untyped-call]
+                    self._queue_set(pipe, sid, merged)
+                    try:
+                        await pipe.execute()
+                    except redis.WatchError:
+                        if attempt + 1 == MERGE_ATTEMPTS:
+                            raise
+                        continue
+                    return merged
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def adestroy(self, sid: str) -> None:
         with self._failures("destroy a session", redisclient.ERRORS):

@@ -8,8 +8,13 @@ import re
 
 import pytest
 
+from ..conftest import BOTH_CONCURRENCIES
 from .faults import BoomError
 from .harness import configure_failing, sign_cookie
+
+# resave, saveUninitialized and rolling decide whether a save happens, never
+# how it writes: the same under both CONCURRENCY settings.
+pytestmark = BOTH_CONCURRENCIES
 
 SID = re.compile(r"^[A-Za-z0-9_-]{32}$")
 

@@ -11,6 +11,11 @@ from freezegun import freeze_time
 
 from django_expsession.session import SessionError
 
+from ..conftest import BOTH_CONCURRENCIES
+
+# save/reload/touch and the cookie behave the same whichever way a save writes.
+pytestmark = BOTH_CONCURRENCIES
+
 NOW = "2030-01-02 03:04:05"
 NOW_DT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -64,6 +64,23 @@ class AsyncMemoryStore(MemoryStore):
         _record("adestroy")
         MemoryStore.destroy(self, sid)
 
+    # CONCURRENCY = "merge" (the default) saves a loaded session with these.
+    def merge(self, sid: str, *args: Any) -> Document | None:
+        _record("merge")
+        return super().merge(sid, *args)
+
+    async def amerge(self, sid: str, *args: Any) -> Document | None:
+        _record("amerge")
+        return MemoryStore.merge(self, sid, *args)
+
+    def refresh(self, sid: str, data: Document) -> bool:
+        _record("refresh")
+        return super().refresh(sid, data)
+
+    async def arefresh(self, sid: str, data: Document) -> bool:
+        _record("arefresh")
+        return MemoryStore.refresh(self, sid, data)
+
 
 def _recorded(op: str, method: Callable[..., Any]) -> Callable[..., Any]:
     if op.startswith("a"):
@@ -88,7 +105,20 @@ RecordingDatabaseStore = type(
     (DatabaseStore,),
     {
         op: _recorded(op, getattr(DatabaseStore, op))
-        for op in ("get", "set", "touch", "destroy", "aget", "aset", "atouch", "adestroy")
+        # (The sync merge is left out: amerge runs it in a worker thread, the
+        # way the async ORM runs its queries.)
+        for op in (
+            "get",
+            "set",
+            "touch",
+            "destroy",
+            "aget",
+            "aset",
+            "atouch",
+            "adestroy",
+            "amerge",
+            "arefresh",
+        )
     },
 )
 

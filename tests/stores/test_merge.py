@@ -1,0 +1,322 @@
+"""``merge`` and ``refresh`` (CONCURRENCY = "merge") on every store and service.
+
+What each store promises: merge applies one request's changes to what is
+stored now and never revives a session that is gone; refresh moves only the
+expiry. The stores that can make merge atomic (memory, database, Redis) are
+shown to lose nothing with real threads on the real servers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+import redis
+from asgiref.sync import sync_to_async
+from django.db import connections
+from django.test.utils import CaptureQueriesContext
+from freezegun import freeze_time
+
+from django_expsession import document as doc
+from django_expsession.stores import StoreError
+from django_expsession.stores import redis as redis_store
+from django_expsession.stores.redis import RedisStore
+
+from .. import services
+from .conftest import T0, at, document, iso, raw, touched
+from .test_costs import CountingConnection
+
+ATOMIC = ["memory", "db-sqlite", "db-postgres", "db-mariadb", "redis-url", "redis-cache"]
+
+
+def data_of(document: doc.Document | None) -> dict[str, object] | None:
+    return None if document is None else {k: v for k, v in document.items() if k != "cookie"}
+
+
+def cookie(max_age: float | None = 60) -> dict[str, object]:
+    return document(max_age)["cookie"]
+
+
+# -- what a merge writes ---------------------------------------------------------
+
+
+def test_merge_applies_the_changes_to_what_is_stored_now(make_store):
+    store = make_store()
+    store.set("sid-1", document(a=1, b=2, c=3))
+    merged = store.merge("sid-1", {"b": 20, "new": [1, 2]}, ["c"], cookie())
+    assert list(merged) == ["cookie", "a", "b", "new"]  # others in place, new keys last
+    assert data_of(merged) == {"a": 1, "b": 20, "new": [1, 2]}
+    assert store.get("sid-1") == merged
+    assert raw(store, "sid-1") == doc.dumps(merged)  # express's JSON, cookie first
+
+
+def test_merge_writes_the_requests_cookie_and_its_expiry(make_store):
+    store = make_store()
+    with freeze_time(T0) as clock:
+        store.set("sid-1", document(n=1))
+        clock.move_to(at(30))
+        merged = store.merge("sid-1", {"m": 1}, [], cookie(max_age=120))
+        assert merged["cookie"]["originalMaxAge"] == 120_000
+        assert store.get("sid-1")["cookie"]["expires"] == iso(150)
+        clock.move_to(at(149))
+        assert data_of(store.get("sid-1")) == {"n": 1, "m": 1}
+        clock.move_to(at(150))
+        assert store.get("sid-1") is None
+
+
+def test_merge_of_a_session_that_is_gone_writes_nothing(make_store):
+    store = make_store()
+    assert store.merge("nobody", {"a": 1}, [], cookie()) is None
+    assert store.get("nobody") is None
+    with freeze_time(T0) as clock:
+        store.set("sid-1", document(max_age=10, n=1))
+        clock.move_to(at(10))
+        assert store.merge("sid-1", {"a": 1}, [], cookie()) is None  # expired: not revived
+        assert store.get("sid-1") is None
+        assert store.length() == 0
+
+
+def test_refresh_moves_the_expiry_and_keeps_the_stored_data(make_store):
+    store = make_store(TOUCH_AFTER=60)  # a save is never skipped, unlike a touch
+    with freeze_time(T0) as clock:
+        stored = document(n=1)
+        store.set("sid-1", stored)
+        store.set("sid-1", document(n=2))  # another request's save
+        clock.move_to(at(5))
+        assert store.refresh("sid-1", touched(stored)) is True
+        loaded = store.get("sid-1")
+        assert data_of(loaded) == {"n": 2}
+        assert loaded["cookie"]["expires"] == iso(65)
+
+
+def test_refresh_of_a_session_that_is_gone_says_so_and_creates_nothing(make_store):
+    store = make_store()
+    with freeze_time(T0) as clock:
+        assert store.refresh("nobody", document()) is False
+        store.set("sid-1", document(max_age=10))
+        clock.move_to(at(10))
+        assert store.refresh("sid-1", touched(document())) is False
+        assert store.length() == 0
+
+
+@pytest.fixture
+async def close_worker_connections():
+    """Close what the async ORM opened in asgiref's worker thread (see test_async)."""
+    yield
+    await sync_to_async(connections.close_all)()
+
+
+async def test_async_merge_and_refresh_do_the_same(make_store, close_worker_connections):
+    store = await sync_to_async(make_store)()
+    with freeze_time(T0) as clock:
+        await store.aset("sid-1", document(a=1, b=2))
+        merged = await store.amerge("sid-1", {"c": 3}, ["a"], cookie())
+        assert data_of(merged) == {"b": 2, "c": 3}
+        assert await store.aget("sid-1") == merged
+        clock.move_to(at(5))
+        assert await store.arefresh("sid-1", touched(merged)) is True
+        assert (await store.aget("sid-1"))["cookie"]["expires"] == iso(65)
+        assert await store.amerge("nobody", {"a": 1}, [], cookie()) is None
+        assert await store.arefresh("nobody", document()) is False
+
+
+# -- real concurrency -------------------------------------------------------------
+
+THREADS = 16
+
+
+@pytest.mark.parametrize("store_name", ATOMIC)
+def test_threads_merging_into_one_session_at_once_lose_nothing(make_store, transactional_db):
+    # Each thread adds its own key to the same session at the same moment.
+    # On PostgreSQL/MariaDB they queue on SELECT ... FOR UPDATE, on SQLite on
+    # the database's write lock, on Redis they retry when EXEC finds the key
+    # changed, in memory they take the store's lock.
+    store = make_store()
+    store.set("shared", document(start=True))
+    start = threading.Barrier(THREADS)
+
+    def add(n: int) -> bool:
+        try:
+            start.wait(timeout=30)
+            return store.merge("shared", {f"key-{n}": n}, [], cookie()) is not None
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        assert all(pool.map(add, range(THREADS)))
+
+    assert data_of(store.get("shared")) == {"start": True, **{f"key-{n}": n for n in range(THREADS)}}
+
+
+# -- Redis: WATCH, and a conflict --------------------------------------------------
+
+
+class InterferingRedisStore(RedisStore):
+    """A RedisStore under which another client writes the key between read and EXEC."""
+
+    interferences = 1
+
+    def _document(self, sid: str, text: bytes | str | None, expiry: int) -> doc.Document | None:
+        document = super()._document(sid, text, expiry)
+        if document is not None and self.interferences:
+            self.interferences -= 1
+            other = json.loads(text or "{}")
+            other["other"] = other.get("other", 0) + 1
+            with redis.Redis.from_url(services.REDIS_URL) as client:
+                client.set(self.key(sid), json.dumps(other, separators=(",", ":")), keepttl=True)
+        return document
+
+
+@pytest.fixture
+def interfering(expsession: Any) -> Callable[..., RedisStore]:
+    def make(interferences: int) -> RedisStore:
+        expsession.configure(spy_on=False)  # an empty db
+        store = InterferingRedisStore(url=services.REDIS_URL)
+        store.interferences = interferences
+        return store
+
+    return make
+
+
+@pytest.mark.parametrize("store_name", ["redis-url"])
+def test_a_redis_merge_that_loses_the_race_reads_again_and_keeps_both(interfering):
+    store = interfering(1)
+    store.set("sid-1", document(n=1))
+    merged = store.merge("sid-1", {"mine": True}, [], cookie())
+    assert data_of(merged) == {"n": 1, "other": 1, "mine": True}
+    assert store.get("sid-1") == merged
+
+
+@pytest.mark.parametrize("store_name", ["redis-url"])
+async def test_an_async_redis_merge_that_loses_the_race_reads_again_and_keeps_both(interfering):
+    store = await sync_to_async(interfering)(1)
+    await store.aset("sid-1", document(n=1))
+    merged = await store.amerge("sid-1", {"mine": True}, [], cookie())
+    assert data_of(merged) == {"n": 1, "other": 1, "mine": True}
+    assert await store.aget("sid-1") == merged
+
+
+@pytest.mark.parametrize("store_name", ["redis-url"])
+def test_a_redis_merge_that_always_loses_the_race_gives_up_with_a_store_error(interfering, monkeypatch):
+    monkeypatch.setattr(redis_store, "MERGE_ATTEMPTS", 3)
+    store = interfering(1000)
+    store.set("sid-1", document(n=1))
+    with pytest.raises(StoreError, match=r"could not save a session: Redis at .* failed \(WatchError"):
+        store.merge("sid-1", {"mine": True}, [], cookie())
+    assert data_of(store.get("sid-1")) == {"n": 1, "other": 3}  # three tries, none written
+
+
+# -- what a merge costs ---------------------------------------------------------------
+
+DB_STORES = ["db-sqlite", "db-postgres", "db-mariadb"]
+
+
+def _statements(store: Any, operation: Callable[[], Any]) -> list[str]:
+    """The statements ``operation`` sends, each cut to its verb (and FOR UPDATE)."""
+    with CaptureQueriesContext(connections[store.db_for_write()]) as captured:
+        operation()
+    return [
+        query["sql"].split(" ", 1)[0] + (" FOR UPDATE" if query["sql"].endswith("FOR UPDATE") else "")
+        for query in captured.captured_queries
+    ]
+
+
+def _merge_statements(store: Any, store_name: str, autocommit: bool) -> None:
+    store.set("sid-1", document(n=1))
+    merge = _statements(store, lambda: store.merge("sid-1", {"m": 1}, [], cookie()))
+    gone = _statements(store, lambda: store.merge("nobody", {"m": 1}, [], cookie()))
+    # SQLite cannot lock a row: an UPDATE that changes nothing takes its write lock first.
+    lock = ["UPDATE"] if store_name == "db-sqlite" else []
+    read = ["SELECT"] if store_name == "db-sqlite" else ["SELECT FOR UPDATE"]
+    begin, commit = (["BEGIN"], ["COMMIT"]) if autocommit else ([], [])
+    assert merge == begin + lock + read + ["UPDATE"] + commit
+    assert gone == begin + lock + read + commit
+
+
+@pytest.mark.parametrize("store_name", DB_STORES)
+def test_a_database_merge_is_one_transaction_that_locks_reads_and_updates_the_row(
+    make_store, store_name, transactional_db
+):
+    _merge_statements(make_store(), store_name, autocommit=True)
+
+
+@pytest.mark.parametrize("store_name", DB_STORES)
+def test_a_database_merge_joins_a_surrounding_transaction_without_a_savepoint(make_store, store_name):
+    _merge_statements(make_store(), store_name, autocommit=False)
+
+
+@pytest.mark.parametrize("store_name", DB_STORES)
+def test_a_database_refresh_is_one_update_of_the_expiry(make_store, django_assert_num_queries):
+    store = make_store()
+    stored = document(n=1)
+    store.set("sid-1", stored)
+    with django_assert_num_queries(1, using=store.db_for_write()) as captured:
+        assert store.refresh("sid-1", touched(stored)) is True
+    sql = captured.captured_queries[0]["sql"]
+    assert sql.startswith("UPDATE") and " SET " in sql
+    assert re.fullmatch(r"[\"`]expires[\"`] = \S+( \S+)?", sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0])
+
+
+@pytest.fixture
+def counted(settings: Any, expsession: Any) -> Callable[..., Any]:
+    """This row's store on a django-redis cache whose connections count commands."""
+    sep = "&" if "?" in services.REDIS_URL else "?"
+    settings.CACHES = {
+        **settings.CACHES,
+        "counted": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": f"{services.REDIS_URL}{sep}client_name=expsession-merge-counted",
+            "OPTIONS": {"CONNECTION_POOL_KWARGS": {"connection_class": CountingConnection}},
+        },
+    }
+
+    def make(**options: Any) -> Any:
+        store = expsession.configure(spy_on=False, STORE_OPTIONS={"CACHE": "counted", **options})
+        store.get("warm-up")  # the connection's handshake happens here
+        return store
+
+    return make
+
+
+def commands(operation: Callable[[], Any]) -> list[list[str]]:
+    CountingConnection.sent.clear()
+    operation()
+    return list(CountingConnection.sent)
+
+
+@pytest.mark.parametrize("store_name", ["redis-cache"])
+def test_a_redis_merge_watches_reads_and_writes_in_one_transaction(counted):
+    store = counted()
+    anonymous, logged_in = document(n=1), document(n=1, _auth_user_id="42")
+    store.set("sid-1", anonymous)
+    store.set("sid-2", logged_in)
+    read = [["WATCH"], ["GET"], ["PEXPIRETIME"]]
+    assert commands(lambda: store.merge("sid-1", {"m": 1}, [], cookie())) == [
+        *read,
+        ["MULTI", "SET", "EXEC"],
+    ]
+    assert commands(lambda: store.merge("sid-2", {"m": 1}, [], cookie())) == [
+        *read,
+        ["MULTI", "SET", "SADD", "PEXPIREAT", "PEXPIREAT", "EXEC"],
+    ]
+    assert commands(lambda: store.merge("nobody", {"m": 1}, [], cookie())) == [*read, ["UNWATCH"]]
+    # refresh: like a touch, the expiry only.
+    assert commands(lambda: store.refresh("sid-1", touched(anonymous))) == [["PEXPIRETIME"], ["PEXPIREAT"]]
+    assert commands(lambda: store.refresh("nobody", touched(anonymous))) == [["PEXPIRETIME"]]
+
+
+@pytest.mark.parametrize("store_name", ["cache-redis"])
+def test_a_cache_merge_is_a_read_and_a_write_and_a_refresh_never_rewrites_the_data(counted):
+    store = counted()
+    stored = document(n=1)
+    store.set("sid-1", stored)
+    assert commands(lambda: store.merge("sid-1", {"m": 1}, [], cookie())) == [
+        ["MGET"],
+        ["MULTI", "SET", "SET", "EXEC"],
+    ]
+    assert commands(lambda: store.refresh("sid-1", touched(stored))) == [["GET"], ["PEXPIRE"], ["SET"]]
