@@ -187,9 +187,14 @@ class RequestContext:
             rolling=conf.rolling,
         )
         decision = rules.decide(session, state.cookie_id, options, self.secure)
-        if decision.touch and not self.store.supports_touch:
+        if decision.touch and (not self.store.supports_touch or self._touch_is_recent(session)):
             decision = rules.Decision(save=False, touch=False, set_cookie=decision.set_cookie)
         return "live", session, decision
+
+    def _touch_is_recent(self, session: Session) -> bool:
+        """TOUCH_AFTER, decided from the expiry read with the session: no query."""
+        stored, new = session.stored_expires_ms, session.cookie.expires_ms
+        return stored is not None and new is not None and self.store._touch_skipped(stored, new)
 
     def finish(
         self, response: Response, session: Session | None, decision: rules.Decision | None

@@ -130,6 +130,8 @@ class Session(SessionBase, MutableMapping[str, Any]):
         self.accessed = False
         self._forced = False
         self.destroyed = False
+        # The stored expiry as read: TOUCH_AFTER decides from it without a query.
+        self.stored_expires_ms: int | None = cookie.expires_ms if loaded else None
         self.original_id = sid
         self.original_hash = data_hash(data)
         # With resave off a loaded, unchanged session counts as saved.
@@ -394,6 +396,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
             raise SessionError("failed to load session")
         data = dict(document)
         self.cookie = cookie = Cookie.from_json(data.pop(RESERVED_KEY))
+        self.stored_expires_ms = cookie.expires_ms
         self._session_cache = data
         self._read_from_store(data, cookie)
 

@@ -143,8 +143,9 @@ class DatabaseStore(Store):
     def get(self, sid: str) -> doc.Document | None:
         now = ms_to_datetime(now_ms())
         with self._failures("load a session", _ERRORS):
-            row = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires").first()
-        return None if row is None else self._document(sid, *row)
+            # [:1], not first(): no ORDER BY for a primary-key lookup.
+            rows = list(self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires")[:1])
+        return self._document(sid, *rows[0]) if rows else None
 
     def set(self, sid: str, data: doc.Document) -> None:
         row = self._row(sid, data)
@@ -266,8 +267,8 @@ class DatabaseStore(Store):
         now = ms_to_datetime(now_ms())
         qs = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires")
         with self._failures("load a session", _ERRORS):
-            row = await qs.afirst()
-        return None if row is None else self._document(sid, *row)
+            rows = [row async for row in qs[:1]]
+        return self._document(sid, *rows[0]) if rows else None
 
     async def aset(self, sid: str, data: doc.Document) -> None:
         row = self._row(sid, data)
