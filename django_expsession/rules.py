@@ -26,16 +26,16 @@ class Decision:
     set_cookie: bool
 
 
-def should_save(session: Session, is_new: bool, options: Options) -> bool:
+def should_save(session: Session, is_new: bool, options: Options, modified: bool, saved: bool) -> bool:
     if not options.save_uninitialized and session.saved_hash is None and is_new:
-        return session.modified
-    return not session.is_saved()
+        return modified
+    return not saved
 
 
-def should_set_cookie(session: Session, is_new: bool, options: Options) -> bool:
+def should_set_cookie(session: Session, is_new: bool, options: Options, modified: bool) -> bool:
     if is_new:
-        return options.save_uninitialized or session.modified
-    return options.rolling or (session.cookie.expires_ms is not None and session.modified)
+        return options.save_uninitialized or modified
+    return options.rolling or (session.cookie.expires_ms is not None and modified)
 
 
 def decide(session: Session, cookie_id: str | None, options: Options, secure: bool) -> Decision:
@@ -45,7 +45,11 @@ def decide(session: Session, cookie_id: str | None, options: Options, secure: bo
     a Secure cookie is not sent over plain HTTP, though the session is saved.
     """
     is_new = cookie_id != session.id
-    save = should_save(session, is_new, options)
+    digest = session.digest()  # the data's hash, once for all the predicates
+    modified = session.forced or session.is_modified(digest)
+    save = should_save(session, is_new, options, modified, session.is_saved(digest))
     touch = not save and not is_new
-    set_cookie = should_set_cookie(session, is_new, options) and (secure or not session.cookie.secure)
+    set_cookie = should_set_cookie(session, is_new, options, modified) and (
+        secure or not session.cookie.secure
+    )
     return Decision(save=save, touch=touch, set_cookie=set_cookie)

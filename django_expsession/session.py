@@ -73,7 +73,12 @@ def canonical(data: dict[str, Any]) -> str:
 
 
 def data_hash(data: dict[str, Any]) -> str:
+    if not data:
+        return _EMPTY_HASH  # every new session starts empty
     return hashlib.sha1(canonical(data).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+_EMPTY_HASH = hashlib.sha1(b"{}", usedforsecurity=False).hexdigest()
 
 
 def _cookie_as_read(cookie: Cookie) -> dict[str, Any]:
@@ -174,16 +179,25 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def modified(self, value: bool) -> None:
         self._forced = bool(value)
 
-    def is_modified(self) -> bool:
-        return self.original_id != self._sid or self.original_hash != data_hash(self._session_cache)
+    @property
+    def forced(self) -> bool:
+        """Whether ``modified = True`` was set since the last save."""
+        return self._forced
 
-    def is_saved(self) -> bool:
+    def digest(self) -> str:
+        """The hash change detection compares (pass it on to avoid recomputing)."""
+        return data_hash(self._session_cache)
+
+    def is_modified(self, digest: str | None = None) -> bool:
+        digest = self.digest() if digest is None else digest
+        return self.original_id != self._sid or self.original_hash != digest
+
+    def is_saved(self, digest: str | None = None) -> bool:
         # express compares against the original id only, so a regenerated
         # session saved explicitly is saved again at the end (its #935).
         saved_id = self.original_id if self._saved_id is None else self._saved_id
-        return (
-            not self._forced and saved_id == self._sid and self.saved_hash == data_hash(self._session_cache)
-        )
+        digest = self.digest() if digest is None else digest
+        return not self._forced and saved_id == self._sid and self.saved_hash == digest
 
     def document(self) -> doc.Document:
         """The express JSON document this session is stored as."""
