@@ -272,3 +272,31 @@ def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> list[checks
             )
         )
     return messages
+
+
+@checks.register("expsession")
+def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """The database store keeps aware UTC expiries, which need USE_TZ."""
+    if getattr(settings, "USE_TZ", True):
+        return []
+    user = _settings()
+    store = user.get("STORE") if isinstance(user, Mapping) else None
+    backend = (store if isinstance(store, Mapping) else DEFAULTS["STORE"]).get("BACKEND", "")
+    try:
+        from django.utils.module_loading import import_string
+
+        from .stores.db import DatabaseStore
+
+        uses_database = issubclass(import_string(backend), DatabaseStore)
+    except (ImportError, TypeError):
+        return []  # a bad BACKEND is reported by expsession.E009
+    if not uses_database:
+        return []
+    return [
+        _error(
+            "USE_TZ should be True when the session store is a DatabaseStore.",
+            "The store writes timezone-aware expiry times; set USE_TZ = True (Django's default), "
+            "or use another store.",
+            14,
+        )
+    ]

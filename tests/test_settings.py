@@ -508,3 +508,18 @@ def test_dynamic_cookie_options_that_are_invalid_fail_the_request_clearly(app, e
     expsession.configure(COOKIE=lambda request: {"SAMESITE": "sometimes"})
     with pytest.raises(ImproperlyConfigured, match="SAMESITE"):
         client.get("/")
+
+
+def test_database_store_without_time_zone_support_is_a_check_error(settings):
+    from django_expsession.checks import check_time_zone_support
+
+    settings.USE_TZ = False
+    settings.EXPSESSION = {"STORE": {"BACKEND": "django_expsession.stores.db.DatabaseStore"}}
+    assert [e.id for e in check_time_zone_support()] == ["expsession.E014"]
+    settings.EXPSESSION = {}  # the default store is the database store too
+    assert [e.id for e in check_time_zone_support()] == ["expsession.E014"]
+    settings.EXPSESSION = {"STORE": {"BACKEND": "django_expsession.stores.memory.MemoryStore"}}
+    assert check_time_zone_support() == []
+    settings.USE_TZ = True
+    settings.EXPSESSION = {"STORE": {"BACKEND": "django_expsession.stores.db.DatabaseStore"}}
+    assert check_time_zone_support() == []
