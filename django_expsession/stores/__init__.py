@@ -67,7 +67,9 @@ def reset_store() -> None:
     """Forget the built store (settings changed)."""
     global _store
     with _lock:
-        _store = None
+        old, _store = _store, None
+    if old is not None:
+        old.close()
 
 
 __all__ = ["Store", "StoreError", "build_store", "get_store", "reset_store"]

@@ -74,6 +74,9 @@ class Store:
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__}>"
 
+    def close(self) -> None:
+        """Release connections this store opened itself (when it is replaced)."""
+
     def address(self) -> str:
         """Where the records live, for error messages (no credentials)."""
         return "its backend"

@@ -98,6 +98,11 @@ class RedisStore(Store):
     def __repr__(self) -> str:
         return f"<RedisStore {self.address()} prefix={self.prefix!r}>"
 
+    def close(self) -> None:
+        # Only the URL client is ours; a django-redis cache's client is Django's.
+        if self._url_client is not None:
+            self._url_client.close()
+
     def address(self) -> str:
         return redisclient.describe(self._url_client, self.cache_alias)
 
