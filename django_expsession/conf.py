@@ -150,9 +150,6 @@ class ExpSessionSettings:
             raise ImproperlyConfigured("The EXPSESSION setting should be a dict.")
         return {**DEFAULTS, **user}
 
-    def explicit(self, key: str) -> bool:
-        return key in (getattr(settings, SETTING, None) or {})
-
     def __getitem__(self, key: str) -> Any:
         return self._raw()[key]
 

@@ -201,7 +201,8 @@ class Session(SessionBase, MutableMapping[str, Any]):
 
     def document(self) -> doc.Document:
         """The express JSON document this session is stored as."""
-        canonical(self._session_cache)  # names the offending key, if any
+        # Not re-checked here: every caller has hashed the data already
+        # (data_hash names a key whose value JSON cannot store).
         return {RESERVED_KEY: self.cookie.to_json(), **self._session_cache}
 
     # -- mapping ------------------------------------------------------------
@@ -340,7 +341,7 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def _write(self) -> _Write:
         """Decide how this save writes: the whole document, or only its changes."""
         digest = data_hash(self._session_cache)  # names a key JSON cannot store
-        document = {RESERVED_KEY: self.cookie.to_json(), **self._session_cache}
+        document = self.document()
         base = self._baseline
         if base is None or base.sid != self._sid:
             return _Write("set", self._sid or "", digest, document)
