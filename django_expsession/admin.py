@@ -26,7 +26,7 @@ from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from .cookie import datetime_to_ms, format_iso
+from .clock import datetime_to_ms, format_iso
 from .models import Session
 from .stores import get_store
 from .stores.db import DatabaseStore

@@ -5,13 +5,16 @@ from typing import Any
 from django.apps import AppConfig
 from django.core.signals import setting_changed
 
+# The settings the snapshot or the built store depend on.
+_WATCHED = frozenset({"EXPSESSION", "CACHES", "DATABASES", "SECRET_KEY", "SECRET_KEY_FALLBACKS"})
+
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
-    if setting in ("EXPSESSION", "CACHES", "DATABASES", "SECRET_KEY", "SECRET_KEY_FALLBACKS"):
-        from .conf import clear_caches
+    if setting in _WATCHED:
+        from . import conf
         from .stores import reset_store
 
-        clear_caches()
+        conf.reset()
         reset_store()
 
 

@@ -1,157 +1,104 @@
 """System checks: ``expsession.E0xx`` errors and ``expsession.W0xx`` warnings.
 
-Ids are never reused. The middleware also runs :func:`setting_errors` at
-startup, so a bad setting fails before the first request even when checks
-are skipped.
+Ids are never reused. What is wrong with ``EXPSESSION`` itself comes from
+the settings snapshot (``conf.problems()``); the checks here add what needs
+the rest of the project (the store, MIDDLEWARE, other settings). A check
+never raises: one that cannot decide reports an error with a hint.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
-from .conf import CHOICES, DEFAULTS, cookie_options
-from .cookie import NAME_RE
+from . import conf
 
-DOCS = "See the Configuration section of django-expsession's README."
-
-
-def _error(msg: str, hint: str, id: int) -> checks.Error:
-    return checks.Error(msg, hint=hint, id=f"expsession.E{id:03d}")
+ENGINE = "django_expsession.engine"
+Messages = list[checks.CheckMessage]
 
 
-def _settings() -> Mapping[str, Any] | None:
-    return getattr(settings, "EXPSESSION", None) or {}
-
-
-def setting_errors() -> list[checks.CheckMessage]:
-    user = _settings()
-    if not isinstance(user, Mapping):
-        return [_error("The EXPSESSION setting should be a dict.", DOCS, 1)]
-    errors: list[checks.CheckMessage] = []
-    unknown = sorted(set(user) - set(DEFAULTS))
-    if unknown:
-        errors.append(
-            _error(
-                f"EXPSESSION has unknown keys: {', '.join(map(str, unknown))}.",
-                f"The keys are {', '.join(DEFAULTS)}.",
-                12,
-            )
-        )
-    value = {**DEFAULTS, **user}
-    errors += _secret_errors(value["SECRET"])
-    if not isinstance(value["NAME"], str) or not NAME_RE.match(value["NAME"]):
-        errors.append(
-            _error(
-                f"EXPSESSION['NAME'] should be a cookie name token, not {value['NAME']!r}.",
-                "Use letters, digits and !#$%&'*+-.^_`|~, e.g. 'connect.sid'.",
-                3,
-            )
-        )
-    errors += _import_errors("GENID", value["GENID"], 4)
-    for key in ("RESAVE", "SAVE_UNINITIALIZED", "ROLLING"):
-        if not isinstance(value[key], bool):
-            errors.append(
-                _error(f"EXPSESSION[{key!r}] should be True or False, not {value[key]!r}.", DOCS, 5)
-            )
-    for key, id in (("UNSET", 6), ("CONCURRENCY", 10), ("ON_STORE_ERROR", 11)):
-        if value[key] not in CHOICES[key]:
-            choices = " or ".join(repr(c) for c in CHOICES[key])
-            errors.append(_error(f"EXPSESSION[{key!r}] should be {choices}, not {value[key]!r}.", DOCS, id))
-    if value["PROXY"] is not None and not isinstance(value["PROXY"], bool):  # 1 == True
-        errors.append(
-            _error(
-                f"EXPSESSION['PROXY'] should be None, True or False, not {value['PROXY']!r}.",
-                "None uses request.is_secure() (SECURE_PROXY_SSL_HEADER); True trusts "
-                "X-Forwarded-Proto; False trusts only a direct TLS connection.",
-                7,
-            )
-        )
-    errors += _cookie_errors(value["COOKIE"])
-    errors += _store_errors(value["STORE"])
-    return errors
-
-
-def _secret_errors(secret: Any) -> list[checks.CheckMessage]:
-    hint = "Give a non-empty string, or a non-empty list of them (the first signs, all verify)."
-    if secret is None:
+def _safe(check: Callable[..., Messages]) -> Callable[..., Messages]:
+    @functools.wraps(check)
+    def run(app_configs: Any = None, **kwargs: Any) -> Messages:
         try:
-            key = settings.SECRET_KEY
-        except ImproperlyConfigured:  # Django refuses to hand out an empty SECRET_KEY
-            key = None
-        if not key:
-            return [_error("EXPSESSION['SECRET'] is unset and SECRET_KEY is empty.", hint, 2)]
-        return []
-    items = [secret] if isinstance(secret, str | bytes) else secret
-    if not isinstance(items, list | tuple) or not items:
-        return [_error("EXPSESSION['SECRET'] should be a string or a non-empty list of strings.", hint, 2)]
-    if not all(isinstance(item, str | bytes) and item for item in items):
-        return [_error("Every EXPSESSION['SECRET'] item should be a non-empty string.", hint, 2)]
-    return []
+            return check(app_configs, **kwargs)
+        except Exception as exc:  # a check must report, never crash `manage.py check`
+            return [
+                checks.Error(
+                    f"django-expsession could not run its check {check.__name__}: "
+                    f"{type(exc).__name__}: {exc}",
+                    hint="Check the EXPSESSION, STORE and MIDDLEWARE settings; if they look right, "
+                    "please report this with the traceback of `manage.py check --traceback`.",
+                    id="expsession.E099",
+                )
+            ]
+
+    return run
 
 
-def _import_errors(key: str, value: Any, id: int) -> list[checks.CheckMessage]:
-    from .conf import _cached_import
-
-    if value is None:
-        return []
-    try:
-        _cached_import(key, value)
-    except ImproperlyConfigured as exc:
-        return [_error(str(exc), f"EXPSESSION[{key!r}] takes a callable or its dotted path.", id)]
-    return []
+def _message(problem: conf.Problem) -> checks.CheckMessage:
+    kind = checks.Error if problem.is_error else checks.Warning
+    return kind(problem.msg, hint=problem.hint, id=f"expsession.{problem.id}")
 
 
-def _cookie_errors(value: Any) -> list[checks.CheckMessage]:
-    if value is None or callable(value) or isinstance(value, str):
-        return _import_errors("COOKIE", value, 8)
-    try:
-        cookie_options(value)
-    except ImproperlyConfigured as exc:
-        return [_error(str(exc), DOCS, 8)]
-    return []
+def setting_errors() -> Messages:
+    """The errors in EXPSESSION, the store's included (what the middleware refuses to start with)."""
+    messages = [_message(p) for p in conf.problems() if p.is_error]
+    if not messages:
+        messages += _store_errors()
+    return messages
 
 
-def _store_errors(value: Any) -> list[checks.CheckMessage]:
+def _store_errors() -> Messages:
     from .stores import build_store
 
     try:
-        build_store(value)
+        build_store(conf.current().store).close()
     except ImproperlyConfigured as exc:
-        return [_error(str(exc), "Check EXPSESSION['STORE'] against the Stores section of the README.", 9)]
+        return [
+            checks.Error(
+                str(exc),
+                hint="Check EXPSESSION['STORE'] against the Stores page of the documentation.",
+                id="expsession.E009",
+            )
+        ]
     return []
 
 
+def _backend() -> type | None:
+    """The configured store's class, or None when E009 reports why there is none."""
+    from .stores import backend_class
+
+    try:
+        return backend_class(conf.current().store.get("BACKEND"))
+    except ImproperlyConfigured:
+        return None
+
+
 @checks.register("expsession")
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    errors = setting_errors()
-    user = _settings()
-    if isinstance(user, Mapping):
-        for key, id in (("RESAVE", 1), ("SAVE_UNINITIALIZED", 2)):
-            if key not in user:
-                errors.append(
-                    checks.Warning(
-                        f"EXPSESSION[{key!r}] is not set; it defaults to True as in express-session.",
-                        hint=f"Set EXPSESSION[{key!r}] explicitly (False is the usual choice).",
-                        id=f"expsession.W{id:03d}",
-                    )
-                )
-    return errors
+@_safe
+def check_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
+    messages = setting_errors()
+    messages += [_message(p) for p in conf.problems() if not p.is_error]
+    return messages
 
 
-@checks.register("expsession", deploy=True)
-def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    user = _settings()
-    if not isinstance(user, Mapping):
-        return []
-    warnings: list[checks.CheckMessage] = []
-    store = user.get("STORE") or DEFAULTS["STORE"]
-    backend = store.get("BACKEND") if isinstance(store, Mapping) else None  # else E009 says why
-    if isinstance(backend, str) and backend.endswith("MemoryStore") and not settings.DEBUG:
+@checks.register("expsession", checks.Tags.security, deploy=True)
+@_safe
+def check_deployment(app_configs: Any = None, **kwargs: Any) -> Messages:
+    if any(p.is_error for p in conf.problems()):
+        return []  # check_settings reports them
+    snapshot = conf.current()
+    warnings: Messages = []
+    from .stores.memory import MemoryStore
+
+    backend = _backend()
+    if backend is not None and issubclass(backend, MemoryStore) and not settings.DEBUG:
         warnings.append(
             checks.Warning(
                 "The session store is a MemoryStore while DEBUG is off.",
@@ -160,19 +107,18 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
                 id="expsession.W003",
             )
         )
-    cookie = user.get("COOKIE") or {}  # None means the defaults: not Secure
-    if isinstance(cookie, Mapping):
-        upper = {str(k).upper(): v for k, v in cookie.items()}
-        if upper.get("SECURE") not in (True, "auto"):
+    cookie = snapshot.cookie
+    if cookie is not None:
+        if cookie.get("secure") not in (True, "auto"):
             warnings.append(
                 checks.Warning(
                     "The session cookie is not Secure.",
-                    hint="Set EXPSESSION['COOKIE']['SECURE'] to True (or 'auto') so the "
+                    hint="Set EXPSESSION['COOKIE']['SECURE'] to 'auto' (or True) so that the "
                     "session id is only sent over HTTPS.",
                     id="expsession.W004",
                 )
             )
-        if upper.get("HTTPONLY") is False:
+        if cookie.get("httpOnly") is False:
             warnings.append(
                 checks.Warning(
                     "The session cookie is not HttpOnly.",
@@ -184,9 +130,59 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> list[checks.Chec
     return warnings
 
 
-# -- replacing django.contrib.sessions --------------------------------------
+@checks.register("expsession")
+@_safe
+def check_secure_in_development(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """SECURE True on runserver (plain HTTP): the browser drops the cookie, login silently fails."""
+    if not settings.DEBUG or any(p.is_error for p in conf.problems()):
+        return []
+    cookie = conf.current().cookie
+    if cookie is None or cookie.get("secure") is not True:
+        return []
+    return [
+        checks.Warning(
+            "EXPSESSION['COOKIE']['SECURE'] is True while DEBUG is on.",
+            hint="Browsers drop a Secure cookie sent over plain HTTP (runserver), so nobody stays "
+            "logged in. Use 'auto': Secure over HTTPS, not over HTTP.",
+            id="expsession.W009",
+        )
+    ]
 
-ENGINE = "django_expsession.engine"
+
+# Django's session settings, and what replaces each here.
+REPLACED_SETTINGS = {
+    "SESSION_COOKIE_AGE": (
+        "EXPSESSION['COOKIE']['MAX_AGE'] (seconds; None, the default here, is a browser-session cookie)"
+    ),
+    "SESSION_COOKIE_DOMAIN": "EXPSESSION['COOKIE']['DOMAIN']",
+    "SESSION_COOKIE_HTTPONLY": "EXPSESSION['COOKIE']['HTTPONLY']",
+    "SESSION_COOKIE_PATH": "EXPSESSION['COOKIE']['PATH']",
+    "SESSION_COOKIE_SAMESITE": "EXPSESSION['COOKIE']['SAMESITE']",
+    "SESSION_COOKIE_SECURE": "EXPSESSION['COOKIE']['SECURE']",
+    "SESSION_EXPIRE_AT_BROWSER_CLOSE": "EXPSESSION['COOKIE']['MAX_AGE'] = None",
+    "SESSION_SAVE_EVERY_REQUEST": "EXPSESSION['RESAVE'] and EXPSESSION['ROLLING']",
+    "SESSION_SERIALIZER": "nothing: sessions are always stored as express's JSON",
+    "SESSION_FILE_PATH": "EXPSESSION['STORE'] (there is no file store)",
+    "SESSION_CACHE_ALIAS": "EXPSESSION['STORE'] with CacheStore's CACHE option",
+}
+
+
+@checks.register("expsession")
+@_safe
+def check_ignored_django_settings(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """Django's SESSION_* settings that a project moving over still sets."""
+    ignored = [name for name in REPLACED_SETTINGS if settings.is_overridden(name)]  # type: ignore[misc]
+    return [
+        checks.Warning(
+            f"{name} is set, but django-expsession does not read it.",
+            hint=f"Use {REPLACED_SETTINGS[name]} instead, then remove {name}.",
+            id="expsession.W010",
+        )
+        for name in ignored
+    ]
+
+
+# -- replacing django.contrib.sessions --------------------------------------
 
 
 def _middleware_classes() -> list[type]:
@@ -218,25 +214,26 @@ def _engine_is_ours(path: str) -> bool:
 
 
 @checks.register("expsession")
-def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+@_safe
+def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> Messages:
     """Settings left over from django.contrib.sessions that would fight this app."""
     from django.apps import apps
     from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 
     from .middleware import SessionMiddleware
 
-    messages: list[checks.CheckMessage] = []
+    messages: Messages = []
     classes = _middleware_classes()
     if any(issubclass(c, SessionMiddleware) for c in classes) and any(
         issubclass(c, DjangoSessionMiddleware) and not issubclass(c, SessionMiddleware) for c in classes
     ):
         messages.append(
-            _error(
+            checks.Error(
                 "MIDDLEWARE has Django's SessionMiddleware as well as "
                 "django_expsession.middleware.SessionMiddleware.",
-                "Remove 'django.contrib.sessions.middleware.SessionMiddleware' from MIDDLEWARE: "
+                hint="Remove 'django.contrib.sessions.middleware.SessionMiddleware' from MIDDLEWARE: "
                 "two session middlewares would each replace request.session.",
-                13,
+                id="expsession.E013",
             )
         )
     engine = str(getattr(settings, "SESSION_ENGINE", ""))
@@ -250,8 +247,8 @@ def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> list[checks
             )
         )
     name = getattr(settings, "SESSION_COOKIE_NAME", None)
-    user = _settings()
-    expected = user.get("NAME", DEFAULTS["NAME"]) if isinstance(user, Mapping) else DEFAULTS["NAME"]
+    problems = conf.problems()
+    expected = conf.DEFAULTS["NAME"] if any(p.is_error for p in problems) else conf.current().name
     if name != expected:
         messages.append(
             checks.Warning(
@@ -275,28 +272,21 @@ def check_django_sessions(app_configs: Any = None, **kwargs: Any) -> list[checks
 
 
 @checks.register("expsession")
-def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+@_safe
+def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> Messages:
     """The database store keeps aware UTC expiries, which need USE_TZ."""
-    if getattr(settings, "USE_TZ", True):
+    if getattr(settings, "USE_TZ", True) or any(p.is_error for p in conf.problems()):
         return []
-    user = _settings()
-    store = user.get("STORE") if isinstance(user, Mapping) else None
-    backend = (store if isinstance(store, Mapping) else DEFAULTS["STORE"]).get("BACKEND", "")
-    try:
-        from django.utils.module_loading import import_string
+    from .stores.db import DatabaseStore
 
-        from .stores.db import DatabaseStore
-
-        uses_database = issubclass(import_string(backend), DatabaseStore)
-    except (ImportError, TypeError):
+    backend = _backend()
+    if backend is None or not issubclass(backend, DatabaseStore):
         return []  # a bad BACKEND is reported by expsession.E009
-    if not uses_database:
-        return []
     return [
-        _error(
+        checks.Error(
             "USE_TZ should be True when the session store is a DatabaseStore.",
-            "The store writes timezone-aware expiry times; set USE_TZ = True (Django's default), "
+            hint="The store writes timezone-aware expiry times; set USE_TZ = True (Django's default), "
             "or use another store.",
-            14,
+            id="expsession.E014",
         )
     ]

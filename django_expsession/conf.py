@@ -1,20 +1,29 @@
-"""The one place that reads the ``EXPSESSION`` setting.
+"""The ``EXPSESSION`` setting as an immutable, validated snapshot.
 
-Every value is read at access time so that ``override_settings`` works;
-imported callables are cached and the cache is dropped on ``setting_changed``.
+:func:`current` parses and checks the setting once and hands out the same
+frozen :class:`Settings` until the ``setting_changed`` receiver (see
+``apps.py``) calls :func:`reset`. The request path only reads attributes
+of the snapshot. What is wrong with the setting is kept as
+:class:`Problem` values: :func:`current` raises the first error as
+``ImproperlyConfigured`` and the system checks report all of them.
 """
 
 from __future__ import annotations
 
-import functools
+import math
+import secrets as _secrets
+import threading
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal
 
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .cookie import Cookie, CookieError, seconds_to_ms
+from .clock import MAX_AGE_SECONDS, seconds_to_ms
+from .cookie import NAME_RE, Cookie, CookieError
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -23,6 +32,7 @@ if TYPE_CHECKING:
 
 SETTING = "EXPSESSION"
 DEFAULT_STORE = "django_expsession.stores.db.DatabaseStore"
+DOCS = "See the Settings page of django-expsession's documentation."
 
 DEFAULTS: dict[str, Any] = {
     "SECRET": None,
@@ -37,6 +47,11 @@ DEFAULTS: dict[str, Any] = {
     "STORE": {"BACKEND": DEFAULT_STORE, "OPTIONS": {}},
     "CONCURRENCY": "merge",
     "ON_STORE_ERROR": "raise",
+    "ABSOLUTE_TIMEOUT": None,
+    "RENEW_AFTER": None,
+    "RENEW_GRACE": 30,
+    "TRACK_IP": False,
+    "LOGOUT_EVERYWHERE_ON_PASSWORD_CHANGE": False,
 }
 
 # Settings key -> express Cookie option.
@@ -55,21 +70,77 @@ CHOICES = {
     "CONCURRENCY": ("merge", "overwrite"),
     "ON_STORE_ERROR": ("raise", "anonymous"),
 }
+BOOLEANS = ("RESAVE", "SAVE_UNINITIALIZED", "ROLLING", "TRACK_IP", "LOGOUT_EVERYWHERE_ON_PASSWORD_CHANGE")
+DURATIONS = ("ABSOLUTE_TIMEOUT", "RENEW_AFTER", "RENEW_GRACE")
 
 
-def _import(value: Any, what: str) -> Any:
-    if not isinstance(value, str):
-        return value
-    try:
-        return import_string(value)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"EXPSESSION[{what!r}] names {value!r}, which cannot be imported: {exc}. "
-            "Give a dotted path to an importable callable."
-        ) from exc
+def default_genid(request: HttpRequest) -> str:
+    """24 random bytes, base64url: 32 characters, like uid-safe."""
+    return _secrets.token_urlsafe(24)
 
 
-def cookie_options(raw: Mapping[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with the setting: a system check message's parts."""
+
+    id: str  # "E003" or "W001"
+    msg: str
+    hint: str = DOCS
+
+    @property
+    def is_error(self) -> bool:
+        return self.id.startswith("E")
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The parsed ``EXPSESSION`` setting. Durations are seconds (floats)."""
+
+    secrets: tuple[Secret, ...]
+    keys: tuple[bytes, ...]  # the secrets as HMAC keys; keys[0] signs
+    name: str
+    genid: Callable[[HttpRequest], Any]
+    custom_genid: bool
+    resave: bool
+    save_uninitialized: bool
+    rolling: bool
+    unset: Literal["keep", "destroy"]
+    proxy: bool | None
+    cookie: Mapping[str, Any] | None  # static express options, or None when dynamic
+    cookie_factory: Callable[[HttpRequest], Any] | None
+    path: str  # the static cookie path ("/" when COOKIE is dynamic: see cookie_options)
+    store: Mapping[str, Any]
+    concurrency: Literal["merge", "overwrite"]
+    on_store_error: Literal["raise", "anonymous"]
+    absolute_timeout: float | None = None
+    renew_after: float | None = None
+    renew_grace: float = 30.0
+    track_ip: bool = False
+    logout_everywhere_on_password_change: bool = False
+    given: frozenset[str] = field(default=frozenset())  # the keys the user set
+
+    @property
+    def merge(self) -> bool:
+        return self.concurrency == "merge"
+
+    def cookie_options(self, request: HttpRequest) -> Mapping[str, Any]:
+        """The express cookie options for this request (a dynamic COOKIE is called)."""
+        if self.cookie is not None:
+            return self.cookie
+        assert self.cookie_factory is not None
+        result = self.cookie_factory(request)
+        try:
+            return cookie_options(result)
+        except ImproperlyConfigured as exc:
+            raise ImproperlyConfigured(
+                f"The EXPSESSION['COOKIE'] callable {self.cookie_factory!r} returned bad options: {exc}"
+            ) from exc
+
+
+# -- cookie options -----------------------------------------------------------
+
+
+def cookie_options(raw: Any) -> dict[str, Any]:
     """Translate a COOKIE mapping (settings keys, seconds) to express options.
 
     Only the keys the user gave are kept: express stores exactly those.
@@ -98,8 +169,11 @@ def _cookie_value(key: str, value: Any) -> Any:
             return None
         try:
             return seconds_to_ms(value)
-        except TypeError:
-            raise bad("a number of seconds, a timedelta or None") from None
+        except (TypeError, ValueError):
+            raise bad(
+                f"None, a timedelta or a number of seconds between -{MAX_AGE_SECONDS} and "
+                f"{MAX_AGE_SECONDS} (a thousand years)"
+            ) from None
     if key in ("HTTPONLY", "PARTITIONED"):
         if not isinstance(value, bool):
             raise bad("True or False")
@@ -141,122 +215,258 @@ def _writable(attr: str, value: Any) -> bool:
     return True
 
 
-class ExpSessionSettings:
-    """Typed access to ``settings.EXPSESSION`` merged over the defaults."""
+def prefix_problem(name: str, options: Mapping[str, Any]) -> str | None:
+    """What a ``__Host-``/``__Secure-`` cookie name needs that ``options`` lack."""
+    secure = options.get("secure") in (True, "auto")
+    if name.startswith("__Host-"):
+        if not secure or options.get("path", "/") != "/" or options.get("domain"):
+            return "a __Host- cookie needs SECURE True (or 'auto' behind TLS), PATH '/' and no DOMAIN"
+    elif name.startswith("__Secure-") and not secure:
+        return "a __Secure- cookie needs SECURE True (or 'auto' behind TLS)"
+    return None
 
-    def _raw(self) -> dict[str, Any]:
-        user = getattr(settings, SETTING, None) or {}
-        if not isinstance(user, Mapping):
-            raise ImproperlyConfigured("The EXPSESSION setting should be a dict.")
-        return {**DEFAULTS, **user}
 
-    def __getitem__(self, key: str) -> Any:
-        return self._raw()[key]
+# -- building the snapshot ------------------------------------------------------
 
-    @property
-    def secrets(self) -> list[Secret]:
-        secret = self["SECRET"]
-        if secret is None:
-            return [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-        if isinstance(secret, str | bytes):
-            return [secret]
-        return list(secret)
 
-    @property
-    def name(self) -> str:
-        return str(self["NAME"])
-
-    @property
-    def resave(self) -> bool:
-        return bool(self["RESAVE"])
-
-    @property
-    def save_uninitialized(self) -> bool:
-        return bool(self["SAVE_UNINITIALIZED"])
-
-    @property
-    def rolling(self) -> bool:
-        return bool(self["ROLLING"])
-
-    @property
-    def unset(self) -> str:
-        return str(self["UNSET"])
-
-    @property
-    def proxy(self) -> bool | None:
-        value = self["PROXY"]
-        return value if isinstance(value, bool) else None
-
-    @property
-    def on_store_error(self) -> str:
-        return str(self["ON_STORE_ERROR"])
-
-    @property
-    def concurrency(self) -> str:
-        return str(self["CONCURRENCY"])
-
-    @property
-    def genid(self) -> Callable[[HttpRequest], str] | None:
-        func: Callable[[HttpRequest], str] | None = _cached_import("GENID", self["GENID"])
-        return func
-
-    def cookie_options(self, request: HttpRequest) -> dict[str, Any]:
-        """The express cookie options for this request (dynamic COOKIE allowed)."""
-        raw = self["COOKIE"]
-        if raw is None:
-            return {}
-        if isinstance(raw, Mapping):
-            return _static_cookie_options(_freeze(raw))
-        func = _cached_import("COOKIE", raw)
-        result = func(request)
+def _import(value: Any, what: str) -> Any:
+    if isinstance(value, str):
         try:
-            return cookie_options(result)
-        except ImproperlyConfigured as exc:
-            raise ImproperlyConfigured(f"The COOKIE callable {raw!r} returned bad options: {exc}") from exc
-
-    def validate(self) -> None:
-        """Raise ImproperlyConfigured for the first invalid value."""
-        from .checks import setting_errors  # the checks own the rules
-
-        errors = setting_errors()
-        if errors:
-            raise ImproperlyConfigured(f"{errors[0].msg} {errors[0].hint or ''}".strip())
-
-
-def _freeze(raw: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
-    return tuple((str(k), v) for k, v in raw.items())
-
-
-@functools.lru_cache(maxsize=32)
-def _static_cookie_options(frozen: tuple[tuple[str, Any], ...]) -> dict[str, Any]:
-    return cookie_options(dict(frozen))
-
-
-_import_cache: dict[tuple[str, int], Any] = {}
-
-
-def _cached_import(what: str, value: Any) -> Any:
-    if value is None:
-        return None
-    key = (what, id(value))
-    try:
-        return _import_cache[key][1]
-    except KeyError:
-        func = _import(value, what)
-        if not callable(func):
+            value = import_string(value)
+        except ImportError as exc:
             raise ImproperlyConfigured(
-                f"EXPSESSION[{what!r}] should be callable; {value!r} is not."
-            ) from None
-        # Keep the setting value alive so its id() cannot be reused.
-        _import_cache[key] = (value, func)
-        return func
+                f"EXPSESSION[{what!r}] names {value!r}, which cannot be imported: {exc}. "
+                "Give a dotted path to an importable callable."
+            ) from exc
+    if not callable(value):
+        raise ImproperlyConfigured(f"EXPSESSION[{what!r}] should be callable; {value!r} is not.")
+    return value
 
 
-def clear_caches() -> None:
-    _import_cache.clear()
-    _static_cookie_options.cache_clear()
+def _secrets_of(secret: Any, found: list[Problem]) -> tuple[Secret, ...]:
+    hint = "Give a non-empty string, or a non-empty list of them (the first signs, all verify)."
+    if secret is None:
+        try:
+            key = django_settings.SECRET_KEY
+        except ImproperlyConfigured:  # Django refuses to hand out an empty SECRET_KEY
+            key = None
+        if not key:
+            found.append(Problem("E002", "EXPSESSION['SECRET'] is unset and SECRET_KEY is empty.", hint))
+            return ()
+        fallbacks = getattr(django_settings, "SECRET_KEY_FALLBACKS", None) or []
+        return (key, *(item for item in fallbacks if item))
+    items = [secret] if isinstance(secret, str | bytes) else secret
+    if not isinstance(items, list | tuple) or not items:
+        found.append(
+            Problem("E002", "EXPSESSION['SECRET'] should be a string or a non-empty list of strings.", hint)
+        )
+        return ()
+    if not all(isinstance(item, str | bytes) and item for item in items):
+        found.append(Problem("E002", "Every EXPSESSION['SECRET'] item should be a non-empty string.", hint))
+        return ()
+    return tuple(items)
 
 
-conf = ExpSessionSettings()
+def _duration(key: str, value: Any, found: list[Problem]) -> float | None:
+    """A duration setting in seconds: RENEW_GRACE may be 0, the others None or more than 0."""
+    optional = key != "RENEW_GRACE"
+    if value is None and optional:
+        return None
+    if (
+        not isinstance(value, bool)
+        and isinstance(value, int | float)
+        and math.isfinite(value)
+        and (value > 0 if optional else value >= 0)
+        and value <= MAX_AGE_SECONDS
+    ):
+        return float(value)
+    expected = "None or a number of seconds more than 0" if optional else "a number of seconds, 0 or more,"
+    found.append(
+        Problem(
+            "E015", f"EXPSESSION[{key!r}] should be {expected} and at most {MAX_AGE_SECONDS}, not {value!r}."
+        )
+    )
+    return None
 
-__all__ = ["DEFAULTS", "CookieError", "clear_caches", "conf", "cookie_options"]
+
+def build(user: Any) -> tuple[Settings | None, tuple[Problem, ...]]:
+    """Parse and check one value of the setting: (snapshot or None, problems)."""
+    if user is None:
+        user = {}
+    if not isinstance(user, Mapping):
+        return None, (Problem("E001", "The EXPSESSION setting should be a dict.", DOCS),)
+    found: list[Problem] = []
+    unknown = sorted(str(key) for key in user if key not in DEFAULTS)
+    if unknown:
+        found.append(
+            Problem(
+                "E012",
+                f"EXPSESSION has unknown keys: {', '.join(unknown)}.",
+                f"The keys are {', '.join(DEFAULTS)}.",
+            )
+        )
+    value = {**DEFAULTS, **user}
+    secrets = _secrets_of(value["SECRET"], found)
+    name = value["NAME"]
+    if not isinstance(name, str) or not NAME_RE.match(name):
+        found.append(
+            Problem(
+                "E003",
+                f"EXPSESSION['NAME'] should be a cookie name token, not {name!r}.",
+                "Use letters, digits and !#$%&'*+-.^_`|~, e.g. 'connect.sid'.",
+            )
+        )
+    genid: Callable[[HttpRequest], Any] = default_genid
+    if value["GENID"] is not None:
+        try:
+            genid = _import(value["GENID"], "GENID")
+        except ImproperlyConfigured as exc:
+            found.append(
+                Problem("E004", str(exc), "EXPSESSION['GENID'] takes a callable or its dotted path.")
+            )
+    for key in BOOLEANS:
+        if not isinstance(value[key], bool):
+            found.append(Problem("E005", f"EXPSESSION[{key!r}] should be True or False, not {value[key]!r}."))
+    for key, id in (("UNSET", "E006"), ("CONCURRENCY", "E010"), ("ON_STORE_ERROR", "E011")):
+        if value[key] not in CHOICES[key]:
+            choices = " or ".join(repr(c) for c in CHOICES[key])
+            found.append(Problem(id, f"EXPSESSION[{key!r}] should be {choices}, not {value[key]!r}."))
+    proxy = value["PROXY"]
+    if proxy is not None and not isinstance(proxy, bool):  # 1 == True
+        found.append(
+            Problem(
+                "E007",
+                f"EXPSESSION['PROXY'] should be None, True or False, not {proxy!r}.",
+                "None uses request.is_secure() (SECURE_PROXY_SSL_HEADER); True trusts "
+                "X-Forwarded-Proto; False trusts only a direct TLS connection.",
+            )
+        )
+    static, factory, path = _cookie(value["COOKIE"], found)
+    if static is not None and isinstance(name, str):
+        reason = prefix_problem(name, static)
+        if reason is not None:
+            found.append(
+                Problem(
+                    "E016",
+                    f"EXPSESSION['NAME'] is {name!r}, but {reason}.",
+                    "Browsers drop such a cookie silently; fix COOKIE or choose a name without the prefix.",
+                )
+            )
+    store = value["STORE"]
+    if not isinstance(store, Mapping):
+        found.append(
+            Problem(
+                "E009",
+                "EXPSESSION['STORE'] should be a dict with a 'BACKEND', e.g. "
+                '{"BACKEND": "django_expsession.stores.db.DatabaseStore"}.',
+                "Check EXPSESSION['STORE'] against the Stores page of the documentation.",
+            )
+        )
+        store = DEFAULTS["STORE"]
+    durations = {key: _duration(key, value[key], found) for key in DURATIONS}
+    if any(p.is_error for p in found):
+        return None, tuple(found)
+    for key, id in (("RESAVE", "W001"), ("SAVE_UNINITIALIZED", "W002")):
+        if key not in user:
+            found.append(
+                Problem(
+                    id,
+                    f"EXPSESSION[{key!r}] is not set; it defaults to True as in express-session.",
+                    f"Set EXPSESSION[{key!r}] explicitly (False is the usual choice).",
+                )
+            )
+    snapshot = Settings(
+        secrets=secrets,
+        keys=tuple(item if isinstance(item, bytes) else item.encode("utf-8") for item in secrets),
+        name=name,
+        genid=genid,
+        custom_genid=value["GENID"] is not None,
+        resave=value["RESAVE"],
+        save_uninitialized=value["SAVE_UNINITIALIZED"],
+        rolling=value["ROLLING"],
+        unset=value["UNSET"],
+        proxy=proxy,
+        cookie=static,
+        cookie_factory=factory,
+        path=path,
+        store=MappingProxyType(dict(store)),
+        concurrency=value["CONCURRENCY"],
+        on_store_error=value["ON_STORE_ERROR"],
+        absolute_timeout=durations["ABSOLUTE_TIMEOUT"],
+        renew_after=durations["RENEW_AFTER"],
+        renew_grace=durations["RENEW_GRACE"] if durations["RENEW_GRACE"] is not None else 30.0,
+        track_ip=value["TRACK_IP"],
+        logout_everywhere_on_password_change=value["LOGOUT_EVERYWHERE_ON_PASSWORD_CHANGE"],
+        given=frozenset(str(key) for key in user),
+    )
+    return snapshot, tuple(found)
+
+
+def _cookie(
+    raw: Any, found: list[Problem]
+) -> tuple[Mapping[str, Any] | None, Callable[[HttpRequest], Any] | None, str]:
+    """(static options, factory, static path) from the COOKIE value."""
+    if raw is None:
+        raw = {}
+    if callable(raw) or isinstance(raw, str):
+        try:
+            return None, _import(raw, "COOKIE"), "/"
+        except ImproperlyConfigured as exc:
+            found.append(
+                Problem("E008", str(exc), "EXPSESSION['COOKIE'] takes a dict, a callable or its dotted path.")
+            )
+            return None, None, "/"
+    try:
+        options = cookie_options(raw)
+    except ImproperlyConfigured as exc:
+        found.append(Problem("E008", str(exc)))
+        return None, None, "/"
+    return MappingProxyType(options), None, options.get("path") or "/"
+
+
+# -- the current snapshot ----------------------------------------------------------
+
+_lock = threading.Lock()
+_snapshot: Settings | None = None
+_problems: tuple[Problem, ...] | None = None
+
+
+def _load() -> tuple[Settings | None, tuple[Problem, ...]]:
+    global _snapshot, _problems
+    with _lock:
+        if _problems is None:
+            _snapshot, _problems = build(getattr(django_settings, SETTING, None))
+        return _snapshot, _problems
+
+
+def current() -> Settings:
+    """The snapshot of the current setting; ImproperlyConfigured when it is invalid."""
+    snapshot = _snapshot
+    if snapshot is not None:
+        return snapshot
+    snapshot, found = _load()
+    if snapshot is None:
+        first = next(p for p in found if p.is_error)
+        raise ImproperlyConfigured(f"{first.msg} {first.hint}".strip())
+    return snapshot
+
+
+def store_setting() -> Any:
+    """``EXPSESSION["STORE"]`` (or the default), whether or not the rest of the setting is valid."""
+    snapshot = _snapshot
+    if snapshot is not None:
+        return snapshot.store
+    user = getattr(django_settings, SETTING, None) or {}
+    return user.get("STORE", DEFAULTS["STORE"]) if isinstance(user, Mapping) else DEFAULTS["STORE"]
+
+
+def problems() -> tuple[Problem, ...]:
+    """Everything wrong with the current setting (errors and warnings); never raises."""
+    return _load()[1]
+
+
+def reset() -> None:
+    """Forget the snapshot (the setting, or one it depends on, changed)."""
+    global _snapshot, _problems
+    with _lock:
+        _snapshot, _problems = None, None

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from email.utils import format_datetime
 from http.cookies import Morsel
 from typing import Any
+
+from .clock import datetime_to_ms, format_iso, in_range, ms_to_datetime, now_ms, parse_iso, seconds_to_ms
 
 # Key order of express's Cookie#data, which is the stored JSON order.
 JSON_KEYS = (
@@ -36,57 +38,21 @@ _DOMAIN_RE = re.compile(
 _PATH_RE = re.compile(r"^[\u0020-\u003A\u003C-\u007E]*$")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
+_FLAGS = frozenset({"httpOnly", "secure", "partitioned"})
 
 
 class CookieError(ValueError):
     """A cookie attribute that cannot be written into a Set-Cookie header."""
 
 
-def now_ms() -> int:
-    # Integer arithmetic on datetime: int(time.time() * 1000) is off by one
-    # millisecond for some instants (float rounding), which a frozen clock
-    # in tests exposes and express never shows.
-    return datetime_to_ms(datetime.now(UTC))
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MS = timedelta(milliseconds=1)
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def datetime_to_ms(value: datetime) -> int:
-    if value.tzinfo is None:
-        raise ValueError("Cookie expiry datetimes must be timezone-aware.")
-    return (value - _EPOCH) // _MS
-
-
-def format_iso(ms: int) -> str:
-    """``Date#toISOString``: always milliseconds and a ``Z``."""
-    d = ms_to_datetime(ms)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms % 1000:03d}Z"
-    )
-
-
-def parse_iso(value: str) -> int:
-    return datetime_to_ms(datetime.fromisoformat(value.replace("Z", "+00:00")))
-
-
-def seconds_to_ms(value: float | timedelta) -> int:
-    if isinstance(value, timedelta):
-        return value // timedelta(milliseconds=1)
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise TypeError("max_age must be a number of seconds, a timedelta or None.")
-    # JavaScript's Date truncates fractional milliseconds (the sum now + ms
-    # is positive, so that is a floor). Rounding first undoes float noise:
-    # 1.001 * 1000 is 1000.9999999999999, which must still be 1001 ms.
-    return math.floor(round(value * 1000, 6))
-
-
-_FLAGS = frozenset({"httpOnly", "secure", "partitioned"})
+def _expiry(now: int, max_age_ms: float) -> int:
+    expires = now + math.floor(max_age_ms)  # a JavaScript Date drops fractional ms
+    if not in_range(expires):
+        raise CookieError(
+            f"A max age of {max_age_ms / 1000:g} seconds gives an expiry no HTTP date can hold; "
+            "keep it within a thousand years either way."
+        )
+    return expires
 
 
 def _attribute(name: str, default: Any, doc: str) -> Any:
@@ -115,12 +81,14 @@ def _attribute(name: str, default: Any, doc: str) -> Any:
 class Cookie:
     """A session cookie. Attributes absent from ``attrs`` are left unset."""
 
+    __slots__ = ("_expires_ms", "_original_max_age_ms", "attrs")
+
     def __init__(
         self,
         attrs: dict[str, Any] | None = None,
         *,
         expires_ms: int | None = None,
-        original_max_age_ms: int | None = None,
+        original_max_age_ms: int | float | None = None,
     ) -> None:
         self.attrs: dict[str, Any] = {"path": "/", "httpOnly": True}
         if attrs:
@@ -137,38 +105,48 @@ class Cookie:
         ``maxAge`` is in milliseconds and ``expires`` in epoch milliseconds;
         ``secure``/``sameSite`` must already be resolved (no ``"auto"``).
         """
-        now = now_ms() if now is None else now
         cookie = cls({k: v for k, v in options.items() if k in ATTRIBUTE_KEYS})
-        for key, value in options.items():
-            # express copies keys in order, so the later of the two wins.
-            if key == "maxAge":
-                cookie._set_max_age_ms(value, now)
-            elif key == "expires":
-                cookie._set_expires_ms(value, now)
-        if cookie._original_max_age_ms is None:
-            cookie._original_max_age_ms = cookie._max_age_ms(now)
+        if "maxAge" in options or "expires" in options:
+            now = now_ms() if now is None else now
+            for key, value in options.items():
+                # express copies keys in order, so the later of the two wins.
+                if key == "maxAge":
+                    cookie._set_max_age_ms(value, now)
+                elif key == "expires":
+                    cookie._set_expires_ms(value, now)
         return cookie
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Cookie:
-        """Rebuild a cookie from the stored express JSON shape."""
-        expires = data.get("expires")
+    def from_json(cls, data: dict[str, Any], expires_ms: int | None = None) -> Cookie:
+        """Rebuild a cookie from the stored express JSON shape (already checked).
+
+        ``expires_ms``: the expiry, when the caller has already parsed it.
+        """
+        cookie = cls.__new__(cls)
+        attrs = {"path": "/", "httpOnly": True}
+        for key, value in data.items():
+            if key in ATTRIBUTE_KEYS:
+                attrs[key] = value
+        cookie.attrs = attrs
+        if expires_ms is None:
+            expires = data.get("expires")
+            expires_ms = parse_iso(expires) if isinstance(expires, str) else None
+        cookie._expires_ms = expires_ms
         original = data.get("originalMaxAge")
-        return cls(
-            {k: v for k, v in data.items() if k in ATTRIBUTE_KEYS},
-            expires_ms=parse_iso(expires) if isinstance(expires, str) else None,
-            original_max_age_ms=int(original) if original is not None else None,
-        )
+        cookie._original_max_age_ms = original
+        return cookie
 
     def to_json(self) -> dict[str, Any]:
-        data: dict[str, Any] = {}
-        for key in JSON_KEYS:
-            if key == "originalMaxAge":
-                data[key] = self._original_max_age_ms
-            elif key == "expires":
-                data[key] = None if self._expires_ms is None else format_iso(self._expires_ms)
-            elif key in self.attrs:
-                data[key] = self.attrs[key]
+        attrs = self.attrs
+        data: dict[str, Any] = {"originalMaxAge": self._original_max_age_ms}
+        if "partitioned" in attrs:
+            data["partitioned"] = attrs["partitioned"]
+        if "priority" in attrs:
+            data["priority"] = attrs["priority"]
+        data["expires"] = None if self._expires_ms is None else format_iso(self._expires_ms)
+        for key in ("secure", "httpOnly", "domain", "path", "sameSite"):
+            if key in attrs:
+                data[key] = attrs[key]
         return data
 
     def copy(self) -> Cookie:
@@ -178,6 +156,17 @@ class Cookie:
             original_max_age_ms=self._original_max_age_ms,
         )
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Cookie):
+            return NotImplemented
+        return (self.attrs, self._expires_ms, self._original_max_age_ms) == (
+            other.attrs,
+            other._expires_ms,
+            other._original_max_age_ms,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     # -- lifetime (milliseconds inside) -----------------------------------
 
     @property
@@ -185,7 +174,7 @@ class Cookie:
         return self._expires_ms
 
     @property
-    def original_max_age_ms(self) -> int | None:
+    def original_max_age_ms(self) -> int | float | None:
         return self._original_max_age_ms
 
     def _max_age_ms(self, now: int) -> int | None:
@@ -196,12 +185,15 @@ class Cookie:
         self._original_max_age_ms = self._max_age_ms(now)
 
     def _set_max_age_ms(self, value: float | None, now: int) -> None:
-        # A JavaScript Date drops fractional milliseconds.
-        self._set_expires_ms(None if value is None else now + math.floor(value), now)
+        self._set_expires_ms(None if value is None else _expiry(now, value), now)
 
-    def reset_max_age(self) -> None:
+    def reset_max_age(self, now: int | None = None) -> None:
         """express's ``touch()``: restart the lifetime from now."""
-        self._set_max_age_ms(self._original_max_age_ms, now_ms())
+        original = self._original_max_age_ms
+        if original is None:
+            self._expires_ms = None
+            return
+        self._set_max_age_ms(original, now_ms() if now is None else now)
 
     @property
     def expires(self) -> datetime | None:
@@ -249,32 +241,32 @@ class Cookie:
         if not NAME_RE.match(name):
             raise CookieError("argument name is invalid")
         parts = [f"{name}={value}"]
-        domain = self.attrs.get("domain")
+        attrs = self.attrs
+        domain = attrs.get("domain")
         if domain:
             if not isinstance(domain, str) or not _DOMAIN_RE.match(domain):
                 raise CookieError("option domain is invalid")
             parts.append(f"Domain={domain}")
-        path = self.attrs.get("path")
+        path = attrs.get("path")
         if path:
             if not isinstance(path, str) or not _PATH_RE.match(path):
                 raise CookieError("option path is invalid")
             parts.append(f"Path={path}")
         if self._expires_ms is not None:
-            when = ms_to_datetime(self._expires_ms)
-            parts.append("Expires=" + format_datetime(when.replace(microsecond=0), usegmt=True))
-        if self.attrs.get("httpOnly"):
+            parts.append("Expires=" + http_date(self._expires_ms))
+        if attrs.get("httpOnly"):
             parts.append("HttpOnly")
-        if self.attrs.get("secure"):
+        if attrs.get("secure"):
             parts.append("Secure")
-        if self.attrs.get("partitioned"):
+        if attrs.get("partitioned"):
             parts.append("Partitioned")
-        priority = self.attrs.get("priority")
+        priority = attrs.get("priority")
         if priority:
             canonical = _PRIORITY.get(priority.lower()) if isinstance(priority, str) else None
             if canonical is None:
                 raise CookieError("option priority is invalid")
             parts.append(f"Priority={canonical}")
-        samesite = self.attrs.get("sameSite")
+        samesite = attrs.get("sameSite")
         if samesite:
             canonical = (
                 "Strict"
@@ -292,6 +284,11 @@ class Cookie:
         return SetCookieMorsel(self, name, value)
 
 
+def http_date(ms: int) -> str:
+    """``Date#toUTCString``: seconds truncated, ``GMT``."""
+    return format_datetime(ms_to_datetime(ms - ms % 1000), usegmt=True)
+
+
 class SetCookieMorsel(Morsel[str]):
     """A Morsel whose output is exactly express's Set-Cookie header.
 
@@ -304,15 +301,15 @@ class SetCookieMorsel(Morsel[str]):
         super().__init__()
         self._header = cookie.header(name, value)
         self.set(name, value, value)
-        self["path"] = cookie.attrs.get("path") or ""
-        self["domain"] = cookie.attrs.get("domain") or ""
-        self["httponly"] = bool(cookie.attrs.get("httpOnly"))
-        self["secure"] = bool(cookie.attrs.get("secure"))
-        samesite = cookie.attrs.get("sameSite")
+        attrs = cookie.attrs
+        self["path"] = attrs.get("path") or ""
+        self["domain"] = attrs.get("domain") or ""
+        self["httponly"] = bool(attrs.get("httpOnly"))
+        self["secure"] = bool(attrs.get("secure"))
+        samesite = attrs.get("sameSite")
         self["samesite"] = "Strict" if samesite is True else (samesite or "")
         if cookie.expires_ms is not None:
-            when = ms_to_datetime(cookie.expires_ms).replace(microsecond=0)
-            self["expires"] = format_datetime(when, usegmt=True)
+            self["expires"] = http_date(cookie.expires_ms)
 
     def OutputString(self, attrs: Any = None) -> str:  # noqa: N802 - stdlib name
         return self._header

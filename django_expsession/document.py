@@ -1,21 +1,26 @@
 """The stored session document: express's JSON shape, read defensively.
 
-A document is ``{"cookie": {...}, **user_data}``. Everything that comes back
-from a store passes through :func:`loads`/:func:`validate`, so tampered or
-corrupt records become "no session" (logged) instead of a server error.
+A document is ``{"cookie": {...}, **user_data}``. Stored documents are
+untrusted input (another program, a bug or an attacker may have written
+them), so everything a store hands back passes :func:`parse` (text) and
+:func:`check` (shape): anything malformed raises :class:`InvalidDocumentError`,
+which the caller turns into "no session" and a log line, never a 5xx.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import math
 from typing import Any
 
-from .cookie import now_ms, parse_iso
-
-logger = logging.getLogger("django.security.SuspiciousSession")
+from .clock import MAX_MS, in_range, now_ms, parse_iso
 
 Document = dict[str, Any]
+
+#: Documents longer than this (characters of JSON) are refused.
+MAX_CHARS = 4 * 1024 * 1024
+#: Deeper nesting of objects and arrays than this is refused.
+MAX_DEPTH = 64
 
 _COOKIE_TYPES: dict[str, tuple[type, ...]] = {
     "originalMaxAge": (int, float, type(None)),
@@ -28,56 +33,134 @@ _COOKIE_TYPES: dict[str, tuple[type, ...]] = {
     "sameSite": (str, bool, type(None)),
     "priority": (str, type(None)),
 }
+_SCALARS = (str, int, float, bool, type(None))
 
 
-def dumps(document: Document) -> str:
+class InvalidDocumentError(ValueError):
+    """A stored document that is not a session; ``reason`` says why, in a few words."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class Encoded(dict[str, Any]):
+    """A document that carries its JSON text, so that no store serialises it again."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, document: Document, text: str) -> None:
+        super().__init__(document)
+        self.text = text
+
+
+def dumps(value: Any) -> str:
     """Compact JSON, key order kept, non-ASCII kept as is (like JSON.stringify)."""
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-def loads(text: str | bytes | None, sid: str = "?") -> Document | None:
-    if text is None:
-        return None
+def text_of(document: Document) -> str:
+    """The document's JSON text (computed once by the session that wrote it)."""
+    return document.text if isinstance(document, Encoded) else dumps(document)
+
+
+def _no_constants(name: str) -> Any:
+    raise InvalidDocumentError(f"it holds {name}, which JSON does not allow")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidDocumentError("it holds a number too large for a float")
+    return value
+
+
+def parse(text: str | bytes) -> Document:
+    """The JSON object in ``text``; InvalidDocumentError when it is not a sane one."""
+    if len(text) > MAX_CHARS:
+        raise InvalidDocumentError(f"it is longer than {MAX_CHARS} characters")
     try:
-        document = json.loads(text)
+        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+    except InvalidDocumentError:
+        raise
+    except RecursionError:
+        raise InvalidDocumentError("it is nested too deeply") from None
     except (ValueError, UnicodeDecodeError):
-        logger.warning("Session %r: stored data is not valid JSON; treated as no session.", sid)
-        return None
-    return validate(document, sid)
+        raise InvalidDocumentError("it is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise InvalidDocumentError("it is not a JSON object")
+    # Every level of nesting opens a bracket: few brackets, shallow enough.
+    brackets = text.count("{") + text.count("[") if isinstance(text, str) else text.count(b"{")
+    if isinstance(text, bytes):
+        brackets += text.count(b"[")
+    if brackets > MAX_DEPTH:
+        _check_depth(value)
+    return value
 
 
-def validate(document: Any, sid: str = "?") -> Document | None:
-    """Return the document when it has express's shape, else log and None."""
-    problem = _problem(document)
-    if problem is None:
-        return document  # type: ignore[no-any-return]
-    logger.warning("Session %r: %s; treated as no session.", sid, problem)
-    return None
+def _check_depth(value: Any) -> None:
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidDocumentError(f"it is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values() if isinstance(child, dict | list))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
 
 
-def _problem(document: Any) -> str | None:
+def check_tree(value: Any) -> None:
+    """For documents that did not come from :func:`parse` (a custom store's objects):
+    JSON types only, finite numbers, string keys, bounded depth."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InvalidDocumentError(f"it is nested more than {MAX_DEPTH} levels deep")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not isinstance(key, str):
+                    raise InvalidDocumentError("it has a key that is not a string")
+                stack.append((child, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise InvalidDocumentError("it holds a number that is not finite")
+        elif not isinstance(item, _SCALARS):
+            raise InvalidDocumentError(f"it holds a {type(item).__name__}, which is not JSON")
+
+
+def check(document: Any) -> int | None:
+    """Check express's shape; return the cookie's expiry in epoch ms (None: browser session)."""
     if not isinstance(document, dict):
-        return "stored data is not a JSON object"
+        raise InvalidDocumentError("it is not a JSON object")
     cookie = document.get("cookie")
     if not isinstance(cookie, dict):
-        return "stored data has no cookie object"
-    for key, types in _COOKIE_TYPES.items():
-        if key in cookie and (
-            not isinstance(cookie[key], types) or (isinstance(cookie[key], bool) and bool not in types)
-        ):
-            return f"stored cookie.{key} has the wrong type"
+        raise InvalidDocumentError("it has no cookie object")
+    for key, value in cookie.items():
+        types = _COOKIE_TYPES.get(key)
+        if types is not None and (type(value) not in types):
+            raise InvalidDocumentError(f"its cookie.{key} has the wrong type")
+    original = cookie.get("originalMaxAge")
+    if original is not None and not (math.isfinite(original) and abs(original) <= MAX_MS):
+        raise InvalidDocumentError("its cookie.originalMaxAge is out of range")
     expires = cookie.get("expires")
-    if isinstance(expires, str):
-        try:
-            parse_iso(expires)
-        except ValueError:
-            return "stored cookie.expires is not an ISO date"
-    return None
+    if expires is None:
+        return None
+    try:
+        ms = parse_iso(expires)
+    except (ValueError, OverflowError):
+        raise InvalidDocumentError("its cookie.expires is not an ISO date") from None
+    if not in_range(ms):
+        raise InvalidDocumentError("its cookie.expires is out of range")
+    return ms
 
 
 def expires_ms(document: Document) -> int | None:
     """The cookie's expiry in epoch milliseconds, or None for a browser session."""
-    expires = document.get("cookie", {}).get("expires")
+    expires = document["cookie"].get("expires")
     return parse_iso(expires) if isinstance(expires, str) else None
 
 
@@ -96,3 +179,33 @@ def user_id(document: Document) -> str | None:
     """The logged-in user's id as contrib.auth stores it, for per-user lookups."""
     value = document.get("_auth_user_id")
     return None if value is None else str(value)
+
+
+def loads(text: str | bytes | None, sid: str | None = None) -> Document | None:
+    """Parse and check a stored text; None (logged) when it is not a session."""
+    if text is None:
+        return None
+    try:
+        document = parse(text)
+        check(document)
+    except InvalidDocumentError as exc:
+        _rejected(sid, exc.reason)
+        return None
+    return document
+
+
+def validate(document: Any, sid: str | None = None) -> Document | None:
+    """Check a document that is already an object; None (logged) when it is not a session."""
+    try:
+        check_tree(document)
+        check(document)
+    except InvalidDocumentError as exc:
+        _rejected(sid, exc.reason)
+        return None
+    return document  # type: ignore[no-any-return]
+
+
+def _rejected(sid: str | None, reason: str) -> None:
+    from .events import log_rejection
+
+    log_rejection("invalid-document", sid, reason)

@@ -22,21 +22,22 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from . import factory as factories
 from . import signing
-from .conf import conf
 from .cookie import Cookie
-from .document import Document, validate
-from .middleware import RequestContext
-from .session import _MISSING, RESERVED_KEY, Session, data_hash
+from .session import _MISSING, Session
 from .stores import get_store
+from .stores.base import Record
 
 
-def sid_from_key(session_key: str | None) -> str | None:
+def sid_from_key(session_key: str | None, keys: tuple[bytes, ...] | None = None) -> str | None:
     """The verified id inside a cookie value (``s%3A...`` or ``s:...``), else None."""
     if not session_key or not isinstance(session_key, str):
         return None
     decoded = signing.decode_uri_component(session_key)
-    return signing.unsign_cookie(session_key if decoded is None else decoded, conf.secrets)
+    return signing.unsign_cookie(
+        session_key if decoded is None else decoded, keys or factories.current().settings.keys
+    )
 
 
 def _store_sid(session_key: str) -> str | None:
@@ -51,22 +52,12 @@ class SessionStore(Session):
     """A lazily loaded session, addressed by its signed cookie value."""
 
     def __init__(self, session_key: str | None = None) -> None:
-        self._loaded = False
-        self._data: dict[str, Any] = {}
-        self._cookie: Cookie | None = None
-        self._context: RequestContext | None = None
-        sid = sid_from_key(session_key)
-        super().__init__(
-            store=get_store(),
-            sid=sid,
-            data={},
-            cookie=None,  # type: ignore[arg-type]  # built on first use
-            new_id=self._generate_id,
-            new_cookie=self._generate_cookie,
-            merge=conf.concurrency == "merge",
-        )
+        factory = factories.current()
+        self._loaded = True  # while the base class sets up
+        super().__init__(factory, HttpRequest(), sid=sid_from_key(session_key, factory.settings.keys))
         # An invalid or absent cookie is a new session: nothing to load.
-        self._loaded = sid is None
+        self._loaded = self._sid is None
+        self.original_id = self._sid
 
     # -- identity: the cookie value outside, the bare id inside ------------
 
@@ -74,80 +65,61 @@ class SessionStore(Session):
     def session_key(self) -> str | None:
         if self._sid is None:
             return None
-        return signing.cookie_value(self._sid, conf.secrets[0])
+        assert self._factory is not None
+        return signing.cookie_value(self._sid, self._factory.settings.keys[0])
 
-    # -- new ids and cookies, as the middleware would make them -----------
-
-    def _request_context(self) -> RequestContext:
-        if self._context is None:
-            self._context = RequestContext(HttpRequest())
-        return self._context
-
-    def _generate_id(self) -> str:
-        return self._request_context().new_id()
-
-    def _generate_cookie(self) -> Cookie:
-        return self._request_context().new_cookie()
+    @property
+    def id(self) -> str | None:
+        return self._sid
 
     # -- lazy state ----------------------------------------------------------
 
     @property
-    def _session_cache(self) -> dict[str, Any]:
+    def _data(self) -> dict[str, Any]:
         self._ensure_loaded()
-        return self._data
+        return self.__dict__["_data"]  # type: ignore[no-any-return]
 
-    @_session_cache.setter
-    def _session_cache(self, value: dict[str, Any]) -> None:
-        self._data = value
+    @_data.setter
+    def _data(self, value: dict[str, Any]) -> None:
+        self.__dict__["_data"] = value
 
     @property
     def cookie(self) -> Cookie:
         self._ensure_loaded()
         if self._cookie is None:
-            self._cookie = self._generate_cookie()
+            assert self._factory is not None
+            self._cookie = self._factory.new_cookie(self._request, None)
         return self._cookie
 
     @cookie.setter
-    def cookie(self, value: Cookie | None) -> None:
+    def cookie(self, value: Cookie) -> None:
         self._cookie = value
 
     def _ensure_loaded(self) -> None:
         if not self._loaded:
-            self._apply(self._store.get(self._sid) if self._store and self._sid else None)
+            self._apply(self._store.read(self._sid) if self._store is not None and self._sid else None)
 
     async def _aensure_loaded(self) -> None:
         if not self._loaded:
-            self._apply(await self._store.aget(self._sid) if self._store and self._sid else None)
+            self._apply(await self._store.aread(self._sid) if self._store is not None and self._sid else None)
 
-    def _apply(self, document: Document | None) -> None:
+    def _apply(self, record: Record | None) -> None:
         self._loaded = True
-        if document is not None:
-            document = validate(document, self._sid or "?")  # corrupt records: no session
-        if document is None:
+        assert self._factory is not None
+        unpacked = (
+            None if record is None or self._sid is None else self._factory.unpack(record, self._sid, None)
+        )
+        if unpacked is None:
             # Django's contract: a session the store lacks starts over, key-less.
-            self._sid = self.original_id = None
-            self._data, self._cookie = {}, None
+            self._start(None, {}, None)
+            self.original_id = None
         else:
-            data = dict(document)
-            self._cookie = cookie = Cookie.from_json(data.pop(RESERVED_KEY))
-            self._data = data
-            self._read_from_store(data, cookie)
-        self.original_hash = data_hash(self._data)
-
-    def _apply_reloaded(self, document: Document | None) -> None:
-        super()._apply_reloaded(document)
-        self._loaded = True
-
-    def _get_session(self, no_load: bool = False) -> dict[str, Any]:
-        self.accessed = True
-        return self._session_cache
+            data, cookie = unpacked
+            self._take(self._sid or "", data, cookie, record)  # type: ignore[arg-type]
 
     async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
         await self._aensure_loaded()
-        self.accessed = True
-        return self._data
-
-    _session = property(_get_session)
+        return self._get_session()
 
     # Change tracking must not load: Channels asks on every message.
     @property
@@ -159,9 +131,13 @@ class SessionStore(Session):
         self._forced = bool(value)
 
     def is_empty(self) -> bool:
-        return not self._sid and not (self._loaded and self._data)
+        return not self._sid and not (self._loaded and self.__dict__.get("_data"))
 
     # -- async twins that must load without blocking -------------------------
+
+    async def aget(self, key: str, default: Any = None) -> Any:
+        await self._aensure_loaded()
+        return self.get(key, default)
 
     async def aset(self, key: str, value: Any) -> None:
         await self._aensure_loaded()
@@ -178,6 +154,22 @@ class SessionStore(Session):
     async def aupdate(self, dict_: Any) -> None:
         await self._aensure_loaded()
         self.update(dict_)
+
+    async def ahas_key(self, key: str) -> bool:
+        await self._aensure_loaded()
+        return key in self
+
+    async def akeys(self) -> Any:
+        await self._aensure_loaded()
+        return self.keys()
+
+    async def avalues(self) -> Any:
+        await self._aensure_loaded()
+        return self.values()
+
+    async def aitems(self) -> Any:
+        await self._aensure_loaded()
+        return self.items()
 
     async def aset_expiry(self, value: Any) -> None:
         await self._aensure_loaded()
@@ -198,12 +190,10 @@ class SessionStore(Session):
     # -- Django's storage API ----------------------------------------------
 
     def load(self) -> dict[str, Any]:
-        self._ensure_loaded()
-        return self._data
+        return self._get_session()
 
     async def aload(self) -> dict[str, Any]:
-        await self._aensure_loaded()
-        return self._data
+        return await self._aget_session()
 
     def exists(self, session_key: str) -> bool:
         sid = _store_sid(session_key)
@@ -215,7 +205,8 @@ class SessionStore(Session):
 
     def _prepare_save(self) -> None:
         if self._sid is None:
-            self._sid = self._generate_id()
+            assert self._factory is not None
+            self._sid = self._factory.new_id(self._request)
         # A save is activity: restart the cookie's lifetime, as each request
         # through the middleware does (Django's backends likewise recompute
         # the expiry on save).
@@ -234,11 +225,13 @@ class SessionStore(Session):
     def create(self) -> None:
         self._ensure_loaded()
         self._sid = None
+        self._record = None
         self.save()
 
     async def acreate(self) -> None:
         await self._aensure_loaded()
         self._sid = None
+        self._record = None
         await self.asave()
 
     def delete(self, session_key: str | None = None) -> None:
@@ -262,24 +255,23 @@ class SessionStore(Session):
 
     def flush(self) -> None:
         """Destroy in the store and start over key-less, as Django's flush does."""
-        old = self._sid
-        self._start_over()
+        old = self._start_over()
         if old is not None and self._store is not None:
             self._store.destroy(old)
 
     async def aflush(self) -> None:
-        old = self._sid
-        self._start_over()
+        old = self._start_over()
         if old is not None and self._store is not None:
             await self._store.adestroy(old)
 
-    def _start_over(self) -> None:
+    def _start_over(self) -> str | None:
+        old = self._sid
         self._loaded = True
-        self._baseline = None
-        self._sid = None
-        self._data, self._cookie = {}, None
+        self._start(None, {}, None)
+        self.original_id = None
         self.accessed = True
         self._forced = True
+        return old
 
     @classmethod
     def clear_expired(cls) -> None:

@@ -1,15 +1,16 @@
 """The session middleware: express-session's request cycle inside Django.
 
-Request: skip outside the cookie path; read the signed sid; load it from
-the store or generate a new session. Response: destroy (UNSET) -> touch once
--> save or store-touch -> Set-Cookie, exactly as express decides them.
-The sync and async paths share every decision and differ only in I/O.
+Request: skip outside the cookie path; read the signed sid; read that
+session from the store (one round trip) or leave a new one to be made on
+first use. Response: destroy (UNSET) -> touch once -> save or store-touch
+-> Set-Cookie, exactly as express decides them (``decision.py``). The
+response side is written once, as a coroutine over the store's sync or
+async operations (``drive.py``).
 """
 
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,206 +18,20 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
-from django.utils.encoding import escape_uri_path
 
-from . import rules, signing
-from .binding import Binding, bind, bound
-from .conf import conf
-from .cookie import Cookie
-from .document import Document, validate
-from .session import RESERVED_KEY, Session
-from .stores import Store, StoreError, get_store
+from . import conf, events, signing
+from . import factory as factories
+from .binding import RequestSession, bind, bound
+from .decision import SKIP, Action, Decision, Facts, Options, decide
+from .drive import run
+from .requestinfo import cookie_header, is_secure, raw_path
+from .session import Session
+from .stores import StoreError, get_store
+from .stores.base import AsyncCalls, Calls, SyncCalls
 
 logger = logging.getLogger("django_expsession")
 
-_CONTEXT = "_expsession_context"
-
 Response = HttpResponseBase
-
-
-def default_genid(request: HttpRequest) -> str:
-    """24 random bytes, base64url: 32 characters, like uid-safe."""
-    return secrets.token_urlsafe(24)
-
-
-def raw_path(request: HttpRequest) -> str:
-    """The undecoded request path, as express's ``originalUrl`` pathname."""
-    scope = getattr(request, "scope", None)
-    if scope is not None and scope.get("raw_path"):
-        path: str = scope["raw_path"].decode("latin-1")
-        root: str = scope.get("root_path", "")
-        # Some servers give raw_path without the mount prefix.
-        return path if not root or path.startswith(root) else root + path
-    meta = request.META
-    uri = meta.get("RAW_URI") or meta.get("REQUEST_URI")
-    if uri:
-        path = uri.split("?", 1)[0]
-        if "://" in path:  # an absolute-form request target
-            path = "/" + path.split("://", 1)[1].partition("/")[2]
-        return path or "/"
-    return escape_uri_path(request.path) or "/"
-
-
-def cookie_header(request: HttpRequest) -> str | None:
-    """The request's Cookie header; several ASGI header lines join with "; ".
-
-    (HTTP/2 splits cookies over lines; Django 5.2 joins them with ",".)
-    """
-    scope = getattr(request, "scope", None)
-    if scope is None:
-        return request.META.get("HTTP_COOKIE")
-    headers = scope.get("headers", ())
-    lines = [value.decode("latin-1") for name, value in headers if name == b"cookie" and value]
-    return "; ".join(lines) or None
-
-
-def is_secure(request: HttpRequest, proxy: bool | None) -> bool:
-    """express's ``issecure``: the secure gate and 'auto' resolution."""
-    direct: bool = request._get_scheme() == "https"  # type: ignore[attr-defined]
-    if direct or proxy is None:
-        return direct or request.is_secure()
-    if proxy is False:
-        return False
-    header = str(request.META.get("HTTP_X_FORWARDED_PROTO", ""))
-    return header.split(",", 1)[0].strip().lower() == "https"
-
-
-class RequestContext:
-    """One request's session work, free of I/O so sync and async share it."""
-
-    def __init__(self, request: HttpRequest) -> None:
-        self.request = request
-        self.store: Store = get_store()
-        self.options = conf.cookie_options(request)
-        self.name = conf.name
-        self.proxy = conf.proxy
-        self.secrets = conf.secrets
-        self.skip = not raw_path(request).startswith(self.options.get("path") or "/")
-        self.cookie_id: str | None = None
-        if not self.skip:
-            self.cookie_id = signing.sid_from_header(cookie_header(request), self.name, self.secrets)
-        self._secure: bool | None = None
-
-    @property
-    def secure(self) -> bool:
-        if self._secure is None:
-            self._secure = is_secure(self.request, self.proxy)
-        return self._secure
-
-    # -- building the session -------------------------------------------
-
-    def new_id(self) -> str:
-        genid = conf.genid or default_genid
-        sid: Any = genid(self.request)
-        if not isinstance(sid, str) or not sid:
-            raise TypeError(f"EXPSESSION['GENID'] must return a non-empty str, not {sid!r}.")
-        return sid
-
-    def new_cookie(self) -> Cookie:
-        options = dict(self.options)
-        # 'auto' is resolved once, when the session is generated, and stored.
-        if options.get("secure") == "auto":
-            options["secure"] = self.secure
-        if options.get("sameSite") == "auto":
-            options["sameSite"] = "none" if self.secure else "lax"
-        return Cookie.from_options(options)
-
-    def session(self, document: Document | None) -> Session:
-        """Inflate the stored document, or generate a fresh session."""
-        common: dict[str, Any] = {
-            "store": self.store,
-            "new_id": self.new_id,
-            "new_cookie": self.new_cookie,
-            "resave": conf.resave,
-            "merge": conf.concurrency == "merge",
-        }
-        if document is not None:
-            # Any store may hand back a record another program wrote.
-            document = validate(document, self.cookie_id or "?")
-        if document is None:
-            return Session(sid=self.new_id(), data={}, cookie=self.new_cookie(), **common)
-        data = dict(document)
-        cookie = Cookie.from_json(data.pop(RESERVED_KEY))
-        return Session(sid=self.cookie_id, data=data, cookie=cookie, loaded=True, **common)
-
-    def bind(self, session: Session | None) -> None:
-        bind(self.request, Binding(session, self.cookie_id))
-
-    def start(self, document: Document | None) -> None:
-        """Give the request its session: loaded, new, or inert outside the path."""
-        self.bind(None if self.skip else self.session(document))
-
-    def store_failed(self, exc: StoreError) -> Response | None:
-        """ON_STORE_ERROR: a 503 ("raise"), or go on without a session ("anonymous").
-
-        Either way the error is logged, nothing more is stored for this
-        request and the client's cookie is left as it is.
-        """
-        logger.error("The session store failed: %s", exc, exc_info=exc)
-        if bound(self.request) is None:
-            self.bind(None)  # an inert session: contrib.auth sees an anonymous user
-        if conf.on_store_error == "anonymous":
-            return None
-        return HttpResponse(
-            "Service unavailable: the session store cannot be reached.",
-            status=503,
-            content_type="text/plain; charset=utf-8",
-        )
-
-    # -- the end of the request -------------------------------------------
-
-    def plan(self, response: Response) -> tuple[str, Session | None, rules.Decision | None]:
-        """('skip' | 'destroy' | 'live', session, decision)."""
-        state = bound(self.request)
-        if state is None or response.status_code >= 500:
-            return "skip", None, None
-        session = state.live
-        if session is None:
-            gone = state.session
-            # express: unset "destroy" destroys whenever req.session is gone,
-            # also after destroy() (a second, harmless destroy).
-            if gone is not None and gone.id and conf.unset == "destroy" and (state.unset or gone.destroyed):
-                return "destroy", gone, None
-            return "skip", None, None
-        # Touch once per request, before the save, so Set-Cookie's Expires
-        # equals the stored expiry.
-        session.touch()
-        options = rules.Options(
-            resave=conf.resave,
-            save_uninitialized=conf.save_uninitialized,
-            rolling=conf.rolling,
-        )
-        decision = rules.decide(session, state.cookie_id, options, self.secure)
-        if decision.touch and (not self.store.supports_touch or self._touch_is_recent(session)):
-            decision = rules.Decision(save=False, touch=False, set_cookie=decision.set_cookie)
-        return "live", session, decision
-
-    def _touch_is_recent(self, session: Session) -> bool:
-        """TOUCH_AFTER, decided from the expiry read with the session: no query."""
-        stored, new = session.stored_expires_ms, session.cookie.expires_ms
-        return stored is not None and new is not None and self.store._touch_skipped(stored, new)
-
-    def finish(
-        self, response: Response, session: Session | None, decision: rules.Decision | None
-    ) -> Response:
-        # A merge that found the session destroyed meanwhile sends no cookie.
-        if (
-            session is not None
-            and decision is not None
-            and decision.set_cookie
-            and session.id
-            and not session.destroyed
-        ):
-            value = signing.cookie_value(session.id, self.secrets[0])
-            response.cookies[self.name] = session.cookie.morsel(self.name, value)
-            # This response now belongs to one visitor, even when the view never
-            # touched the session (saveUninitialized, rolling): keep Django's
-            # cache middleware and shared caches from replaying it to others.
-            patch_cache_control(response, private=True)
-        state = bound(self.request)
-        if state is not None and state.accessed:
-            patch_vary_headers(response, ("Cookie",))
-        return response
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -227,9 +42,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
 
     def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         # Django's __init__ would import SESSION_ENGINE; this middleware
-        # uses the configured store instead. Settings are checked now so a
-        # bad configuration fails at startup, not at the first request.
-        conf.validate()
+        # uses the configured store instead. Settings and store are checked
+        # now, so a bad configuration fails at startup, not at the first request.
+        conf.current()
+        get_store()
         self.get_response = get_response
         self.async_mode = iscoroutinefunction(get_response)
         if self.async_mode:
@@ -239,82 +55,186 @@ class SessionMiddleware(DjangoSessionMiddleware):
     # middleware by hand (RequestFactory tests) keeps working; the async
     # path below mirrors it with the stores' async twins.
 
-    def process_request(self, request: HttpRequest) -> Response | None:  # type: ignore[override]
-        context = self._begin(request)
-        if context is None:
-            return None
-        try:
-            document = context.store.get(context.cookie_id) if context.cookie_id else None
-        except StoreError as exc:
-            return context.store_failed(exc)
-        context.start(document)
-        return None
-
-    def process_response(self, request: HttpRequest, response: Response) -> Response:  # type: ignore[override]
-        context = self._end(request)
-        if context is None:
-            return response
-        outcome, session, decision = context.plan(response)
-        try:
-            if outcome == "destroy":
-                context.store.destroy(session.id)  # type: ignore[union-attr, arg-type]
-            elif outcome == "live":
-                assert session is not None and decision is not None
-                if decision.save:
-                    session.save()
-                elif decision.touch:
-                    context.store.touch(session.id, session.document())  # type: ignore[arg-type]
-        except StoreError as exc:
-            return context.store_failed(exc) or context.finish(response, None, None)
-        return context.finish(response, session, decision)
-
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self._acall(request)
         response = self.process_request(request) or self.get_response(request)
         return self.process_response(request, response)  # type: ignore[arg-type]
 
+    def process_request(self, request: HttpRequest) -> Response | None:  # type: ignore[override]
+        begun = self._begin(request)
+        if begun is None:
+            return None
+        found, cookie_id = begun
+        record = None
+        if cookie_id is not None:
+            try:
+                record = found.factory.store.read(cookie_id)  # type: ignore[union-attr]
+            except StoreError as exc:
+                return self._store_failed(found, exc)
+            if record is None:
+                events.rejected("unknown-id", cookie_id, request)
+        found.record = record
+        return None
+
+    def process_response(self, request: HttpRequest, response: Response) -> Response:  # type: ignore[override]
+        found = bound(request)
+        if found is None or found.owner is not self:
+            return response
+        store = found.factory.store if found.factory is not None else None
+        calls = SyncCalls(store) if store is not None else None
+        return run(self._finish(found, response, calls))
+
     async def _acall(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Response]] = self.get_response  # type: ignore[assignment]
-        context = self._begin(request)
+        begun = self._begin(request)
         response: Response | None = None
-        if context is not None:
-            try:
-                document = await context.store.aget(context.cookie_id) if context.cookie_id else None
-            except StoreError as exc:
-                response = context.store_failed(exc)
-            else:
-                context.start(document)
+        if begun is not None:
+            found, cookie_id = begun
+            if cookie_id is not None:
+                try:
+                    found.record = await found.factory.store.aread(cookie_id)  # type: ignore[union-attr]
+                except StoreError as exc:
+                    response = self._store_failed(found, exc)
+                else:
+                    if found.record is None:
+                        events.rejected("unknown-id", cookie_id, request)
         if response is None:
             response = await get_response(request)
-        context = self._end(request)
-        if context is None:
+        found = bound(request)  # type: ignore[assignment]
+        if found is None or found.owner is not self:
             return response
-        outcome, session, decision = context.plan(response)
-        try:
-            if outcome == "destroy":
-                await context.store.adestroy(session.id)  # type: ignore[union-attr, arg-type]
-            elif outcome == "live":
-                assert session is not None and decision is not None
-                if decision.save:
-                    await session.asave()
-                elif decision.touch:
-                    await context.store.atouch(session.id, session.document())  # type: ignore[arg-type]
-        except StoreError as exc:
-            return context.store_failed(exc) or context.finish(response, None, None)
-        return context.finish(response, session, decision)
+        store = found.factory.store if found.factory is not None else None
+        return await self._finish(found, response, AsyncCalls(store) if store is not None else None)
 
-    def _begin(self, request: HttpRequest) -> RequestContext | None:
-        """The request's context, or None when it already has a session."""
-        if getattr(request, "session", None):
-            return None  # e.g. this middleware listed twice: leave it be
-        context = RequestContext(request)
-        request.__dict__[_CONTEXT] = (self, context)
-        return context
+    # -- the request ----------------------------------------------------------------
 
-    def _end(self, request: HttpRequest) -> RequestContext | None:
-        owner, context = request.__dict__.get(_CONTEXT, (None, None))
-        if owner is not self:
+    def _begin(self, request: HttpRequest) -> tuple[RequestSession, str | None] | None:
+        """Bind the request's session state; None when it already has a session."""
+        if getattr(request, "session", None) is not None:
+            return None  # e.g. this middleware listed twice, or another session layer: leave it be
+        factory = factories.current()
+        settings = factory.settings
+        options = settings.cookie_options(request)
+        cookie_id = None
+        if raw_path(request).startswith(options.get("path") or "/"):
+            header = cookie_header(request)
+            if header is not None:
+                raw = signing.cookie_from_header(header, settings.name)
+                cookie_id = signing.unsign_cookie(raw, settings.keys)
+                if cookie_id is None and raw is not None and raw.startswith(signing.SIGNED_PREFIX):
+                    events.rejected("bad-signature", None, request)
+            found = RequestSession(self, request, factory, options, cookie_id, None)
+        else:
+            found = RequestSession(self, request, None, options, None, None)  # outside the path: inert
+        bind(request, found)
+        return found, cookie_id
+
+    def _store_failed(self, found: RequestSession, exc: StoreError) -> Response | None:
+        """ON_STORE_ERROR: a 503 ("raise"), or go on without a session ("anonymous").
+
+        Either way the error is logged, nothing more is stored for this
+        request and the client's cookie is left as it is.
+        """
+        logger.error("The session store failed: %s", exc, exc_info=exc)
+        settings = found.factory.settings if found.factory is not None else conf.current()
+        found.factory = None  # an inert session: contrib.auth sees an anonymous user
+        if settings.on_store_error == "anonymous":
             return None
-        del request.__dict__[_CONTEXT]
-        return context  # type: ignore[no-any-return]
+        return HttpResponse(
+            "Service unavailable: the session store cannot be reached.",
+            status=503,
+            content_type="text/plain; charset=utf-8",
+        )
+
+    # -- the response -----------------------------------------------------------------
+
+    async def _finish(self, found: RequestSession, response: Response, calls: Calls | None) -> Response:
+        session, decision = self._plan(found, response)
+        if calls is not None and decision.action is not Action.NOTHING and session is not None:
+            try:
+                await self._carry_out(calls, session, decision)
+            except StoreError as exc:
+                return self._store_failed(found, exc) or self._headers(found, response, None, SKIP)
+        return self._headers(found, response, session, decision)
+
+    def _plan(self, found: RequestSession, response: Response) -> tuple[Session | None, Decision]:
+        factory = found.factory
+        if factory is None or response.status_code >= 500:
+            return None, SKIP
+        settings = factory.settings
+        session = found.made
+        gone = found.unset or found.replacement is not None or (session is not None and session.destroyed)
+        if gone:
+            # express: unset "destroy" destroys whenever req.session is gone,
+            # also after destroy() (a second, harmless destroy).
+            if session is not None and session.has_id and settings.unset == "destroy":
+                return session, Decision(Action.DESTROY)
+            return None, SKIP
+        if session is None:
+            if found.record is None and not settings.save_uninitialized:
+                return None, SKIP  # a new session nobody used: nothing to save, no cookie
+            session = found.session
+            assert session is not None
+        session.finalize()
+        is_new = found.cookie_id is None or not session.has_id or found.cookie_id != session.id
+        if is_new and not settings.save_uninitialized and session.never_saved() and not session.modified:
+            return None, SKIP  # express: neither saved nor sent (and new sessions are not touched)
+        # Touch once per request, before the save, so Set-Cookie's Expires
+        # equals the stored expiry.
+        session.touch()
+        cookie = session.cookie
+        secure_cookie = bool(cookie.attrs.get("secure"))
+        facts = Facts(
+            is_new=is_new,
+            modified=session.modified,
+            saved=session.is_saved(),
+            never_saved=session.never_saved(),
+            has_expires=cookie.expires_ms is not None,
+            secure_cookie=secure_cookie,
+            secure_request=is_secure(found.request, settings.proxy) if secure_cookie else True,
+        )
+        decision = decide(facts, Options(settings.resave, settings.save_uninitialized, settings.rolling))
+        if decision.action is Action.TOUCH and self._touch_not_due(factory.store, session):
+            decision = Decision(Action.NOTHING, decision.set_cookie)
+        return session, decision
+
+    @staticmethod
+    def _touch_not_due(store: Any, session: Session) -> bool:
+        """No store touch, or TOUCH_AFTER decided from the expiry read with the session."""
+        if not store.supports("touch"):
+            return True
+        stored, new = session.stored_expires_ms, session.cookie.expires_ms
+        return stored is not None and new is not None and store.touch_skipped(stored, new)
+
+    @staticmethod
+    async def _carry_out(calls: Calls, session: Session, decision: Decision) -> None:
+        sid = session.id
+        assert sid is not None
+        if decision.action is Action.SAVE:
+            await session.write(calls)
+        elif decision.action is Action.TOUCH:
+            await calls.touch(sid, session.document())
+        elif decision.action is Action.DESTROY:
+            await calls.destroy(sid)
+
+    def _headers(
+        self, found: RequestSession, response: Response, session: Session | None, decision: Decision
+    ) -> Response:
+        # A merge that found the session destroyed meanwhile sends no cookie.
+        if (
+            decision.set_cookie
+            and session is not None
+            and not session.destroyed
+            and found.factory is not None
+        ):
+            settings = found.factory.settings
+            value = signing.cookie_value(session.id or "", settings.keys[0])
+            response.cookies[settings.name] = session.cookie.morsel(settings.name, value)
+            # This response now belongs to one visitor, even when the view never
+            # touched the session (saveUninitialized, rolling): keep Django's
+            # cache middleware and shared caches from replaying it to others.
+            patch_cache_control(response, private=True)
+        if found.accessed:
+            patch_vary_headers(response, ("Cookie",))
+        return response

@@ -25,6 +25,9 @@ class Session(models.Model):
     user_id = models.CharField(_("user id"), max_length=255, null=True, blank=True, db_index=True)
     created = models.DateTimeField(_("created"), auto_now_add=True)
     updated = models.DateTimeField(_("updated"), auto_now=True)
+    # Raised by every write of the data: a save compares and sets on it, so
+    # concurrent requests of one session never overwrite each other's changes.
+    version = models.BigIntegerField(_("version"), default=0)
 
     objects = SessionQuerySet.as_manager()
 

@@ -1,37 +1,52 @@
-"""``request.session``: express's Session with Django's session API on top.
+"""``request.session``: express's Session, with Django's session API mixed in.
 
 Change detection follows express: a session is modified when the canonical
 JSON of its data (without the cookie) differs from what was loaded, so
-re-assigning an equal value is not a change and nested in-place mutation is.
-Setting ``modified = True`` forces a save.
+re-assigning an equal value is not a change and nested in-place mutation
+is. Setting ``modified = True`` forces a save. To keep that cheap, the data
+is serialised only when it may have changed: the text of the data as loaded
+is taken just before the first write or the first hand-out of a mutable
+value (a dict or a list), and a session that got neither is unchanged
+without a look at its data.
+
+Nothing is built that a request does not use: a new session has no id
+and no cookie until something asks for them (see ``factory.py``).
 
 CONCURRENCY = "merge" changes how a save writes, never whether or when: a
-session read from the store (and still under the id it was read with) sends
-the store only its own changes, key by key against the data as read, so a
-request running at the same time keeps its own. New, regenerated and cycled
-sessions write their whole document: nobody else has them yet.
+session read from the store is written back by compare-and-set on what was
+read; when another request wrote it meanwhile, this request's own changes
+(key by key, against the data as read) are applied to what is stored now,
+and the write is tried again. A session destroyed meanwhile is never
+written back. New, regenerated and cycled sessions write their whole
+document: nobody else has them yet.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Callable, ItemsView, Iterator, KeysView, MutableMapping, ValuesView
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+import math
+from collections.abc import ItemsView, Iterator, KeysView, MutableMapping, ValuesView
 from typing import TYPE_CHECKING, Any
-
-from django.contrib.sessions.backends.base import SessionBase
-from django.utils import timezone
 
 from . import document as doc
 from .cookie import Cookie
+from .djangoapi import DjangoSessionAPI
+from .drive import run
+from .stores.base import MERGE_ATTEMPTS, AsyncCalls, Calls, Record, StoreError, SyncCalls, merged_document
 
 if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from .factory import SessionFactory
     from .stores.base import Store
 
 _MISSING: Any = object()
 RESERVED_KEY = "cookie"
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+# original_id of a new session: "the id it is first given" (ids are lazy).
+_FIRST_ID: Any = object()
+# _saved of a loaded session under RESAVE off: "as loaded".
+_AS_LOADED: Any = object()
 
 
 class SessionError(RuntimeError):
@@ -53,9 +68,11 @@ def _check_key(key: Any) -> None:
 
 
 def _check_value(key: str, value: Any) -> None:
+    if type(value) in _SCALARS and (type(value) is not float or math.isfinite(value)):
+        return
     try:
         doc.dumps(value)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         raise SessionDataError(
             f"The value for session key {key!r} cannot be stored as JSON ({exc}); "
             "store only str, int, float, bool, None, lists and dicts. The session is unchanged."
@@ -73,107 +90,165 @@ def canonical(data: dict[str, Any]) -> str:
 
 
 def data_hash(data: dict[str, Any]) -> str:
-    if not data:
-        return _EMPTY_HASH  # every new session starts empty
+    """express's hash of the data (SHA-1 of the canonical JSON), for interop tests."""
+    import hashlib
+
     return hashlib.sha1(canonical(data).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
-_EMPTY_HASH = hashlib.sha1(b"{}", usedforsecurity=False).hexdigest()
+def document_text(cookie: dict[str, Any], data_text: str) -> str:
+    """The stored document's JSON, cookie first, from the data's JSON text."""
+    cookie_text = doc.dumps(cookie)
+    if data_text == "{}":
+        return '{"cookie":' + cookie_text + "}"
+    return '{"cookie":' + cookie_text + "," + data_text[1:]
 
 
-def _cookie_as_read(cookie: Cookie) -> dict[str, Any]:
+def _cookie_as_read(cookie: Cookie) -> tuple[dict[str, Any], Any]:
     """The cookie without its expiry, which every save moves anyway."""
-    return {key: value for key, value in cookie.to_json().items() if key != "expires"}
+    return dict(cookie.attrs), cookie.original_max_age_ms
 
 
-@dataclass
-class _Baseline:
-    """What a merge compares against: the session as last read from the store."""
-
-    sid: str
-    data: dict[str, str]  # key -> canonical JSON
-    cookie: dict[str, Any]
-
-
-@dataclass
-class _Write:
-    """How one save goes to the store: "set" (whole document), "merge" or "refresh"."""
-
-    how: str
-    sid: str
-    digest: str
-    document: doc.Document
-    texts: dict[str, str] = field(default_factory=dict)
-    changes: dict[str, Any] = field(default_factory=dict)
-    removed: list[str] = field(default_factory=list)
-
-
-class Session(SessionBase, MutableMapping[str, Any]):
-    """One request's session. Built by the middleware, never directly."""
+class Session(DjangoSessionAPI, MutableMapping[str, Any]):
+    """One request's session. Built by the session factory, never directly."""
 
     def __init__(
         self,
+        factory: SessionFactory | None,
+        request: HttpRequest | None,
+        options: Any = None,
         *,
-        store: Store | None,
-        sid: str | None,
-        data: dict[str, Any],
-        cookie: Cookie,
-        new_id: Callable[[], str] | None = None,
-        new_cookie: Callable[[], Cookie] | None = None,
-        loaded: bool = False,
-        resave: bool = True,
-        merge: bool = False,
+        sid: str | None = None,
+        data: dict[str, Any] | None = None,
+        cookie: Cookie | None = None,
+        record: Record | None = None,
     ) -> None:
         # SessionBase.__init__ is not called: it would read SESSION_SERIALIZER
         # and validate keys by Django's rules, neither of which applies.
-        self._store = store
-        self._sid = sid
-        self._session_cache = data
-        self.cookie = cookie
-        self._new_id = new_id
-        self._new_cookie = new_cookie
+        self._factory = factory
+        self._store: Store | None = None if factory is None else factory.store
+        self._request = request
+        self._options = options  # the request's cookie options, for a new cookie
         self.accessed = False
-        self._forced = False
         self.destroyed = False
-        # The stored expiry as read: TOUCH_AFTER decides from it without a query.
-        self.stored_expires_ms: int | None = cookie.expires_ms if loaded else None
-        self.original_id = sid
-        self.original_hash = data_hash(data)
-        # With resave off a loaded, unchanged session counts as saved.
-        self.saved_hash: str | None = self.original_hash if (loaded and not resave) else None
-        self._saved_id: str | None = None  # the id of the last explicit save
-        self._merge = merge
-        self._baseline: _Baseline | None = None
-        if loaded:
-            self._read_from_store(data, cookie)
+        self._forced = False
+        self._final = False  # the end of the request: no view code runs any more
+        self._text: str | None = None  # the data's JSON, while _final
+        self._dirty = False  # a write or a mutable hand-out happened
+        self._base: str | None = None  # the data's JSON as last read or written, when it moved
+        self._saved: Any = None  # the data's JSON at the last save (or _AS_LOADED)
+        self._saved_id: str | None = None
+        if record is None:
+            self._start(sid, {} if data is None else data, cookie)
+        else:
+            assert sid is not None and data is not None and cookie is not None
+            self._take(sid, data, cookie, record)
 
-    # -- identity -----------------------------------------------------------
+    def _start(self, sid: str | None, data: dict[str, Any], cookie: Cookie | None) -> None:
+        """State of a new session (its id and cookie may come later)."""
+        self._sid = sid
+        self._data = data
+        self._cookie = cookie
+        self._record: Record | None = None
+        self.loaded = False
+        self.stored_expires_ms: int | None = None
+        self.original_id: Any = _FIRST_ID
+        self._pristine: str | None = canonical(data) if data else "{}"
+        self._base_cookie: tuple[dict[str, Any], Any] | None = None
+
+    def _take(self, sid: str, data: dict[str, Any], cookie: Cookie, record: Record) -> None:
+        """State of a session read from the store."""
+        self._sid = sid
+        self._data = data
+        self._cookie = cookie
+        self._record = record  # its version makes a compare-and-set save
+        self.loaded = True
+        self.stored_expires_ms = cookie.expires_ms  # TOUCH_AFTER decides from it without a query
+        self.original_id = sid
+        self._pristine = None  # the data's JSON as loaded: taken when first needed
+        self._base_cookie = _cookie_as_read(cookie)
+        if self._factory is not None and not self._factory.settings.resave:
+            self._saved = _AS_LOADED  # with resave off a loaded, unchanged session counts as saved
+
+    # -- identity (lazy for a new session) --------------------------------------
 
     @property
     def id(self) -> str | None:
+        if self._sid is None and self._factory is not None and not self.destroyed:
+            self._sid = self._factory.new_id(self._request)
+            if self.original_id is _FIRST_ID:
+                self.original_id = self._sid
         return self._sid
 
     @property
     def session_key(self) -> str | None:
-        return self._sid
+        return self.id
 
     @property
     def _session_key(self) -> str | None:
-        return self._sid
+        return self.id
 
     @_session_key.setter
     def _session_key(self, value: str | None) -> None:
         self._sid = value
 
     @property
+    def has_id(self) -> bool:
+        """Whether an id was given (a new session's id is made when first asked for)."""
+        return self._sid is not None
+
+    @property
     def store(self) -> Store | None:
         return self._store
 
-    # -- change tracking ----------------------------------------------------
+    @property
+    def cookie(self) -> Cookie:
+        if self._cookie is None:
+            self._cookie = (
+                Cookie() if self._factory is None else self._factory.new_cookie(self._request, self._options)
+            )
+        return self._cookie
+
+    @cookie.setter
+    def cookie(self, value: Cookie) -> None:
+        self._cookie = value
+
+    # -- change tracking ---------------------------------------------------------
+
+    def _will_change(self) -> None:
+        """Before a write or the hand-out of a mutable value: keep the data as it is now."""
+        if not self._dirty:
+            if self._pristine is None:
+                self._pristine = canonical(self._data)
+            self._dirty = True
+        self._text = None
+
+    def _data_text(self) -> str:
+        """The data's canonical JSON now (computed once at the end of the request)."""
+        if not self._dirty:
+            if self._pristine is None:
+                self._pristine = canonical(self._data)
+            return self._pristine
+        if self._final and self._text is not None:
+            return self._text
+        text = canonical(self._data)
+        if self._final:
+            self._text = text
+        return text
+
+    def finalize(self) -> None:
+        """The view is done: the data can no longer change behind our back."""
+        self._final = True
+
+    def _data_changed(self) -> bool:
+        return self._dirty and self._data_text() != self._pristine
+
+    def _id_changed(self) -> bool:
+        return self.original_id is not _FIRST_ID and self.original_id != self._sid
 
     @property
     def modified(self) -> bool:
-        return self._forced or self.is_modified()
+        return self._forced or self._id_changed() or self._data_changed()
 
     @modified.setter
     def modified(self, value: bool) -> None:
@@ -181,60 +256,87 @@ class Session(SessionBase, MutableMapping[str, Any]):
 
     @property
     def forced(self) -> bool:
-        """Whether ``modified = True`` was set since the last save."""
+        """Whether ``modified = True`` (or set_expiry) was set since the last save."""
         return self._forced
 
-    def digest(self) -> str:
-        """The hash change detection compares (pass it on to avoid recomputing)."""
-        return data_hash(self._session_cache)
+    def is_modified(self) -> bool:
+        """express's isModified: another id, or other data (``modified = True`` aside)."""
+        return self._id_changed() or self._data_changed()
 
-    def is_modified(self, digest: str | None = None) -> bool:
-        digest = self.digest() if digest is None else digest
-        return self.original_id != self._sid or self.original_hash != digest
-
-    def is_saved(self, digest: str | None = None) -> bool:
+    def is_saved(self) -> bool:
         # express compares against the original id only, so a regenerated
         # session saved explicitly is saved again at the end (its #935).
+        if self._forced or self._saved is None:
+            return False
         saved_id = self.original_id if self._saved_id is None else self._saved_id
-        digest = self.digest() if digest is None else digest
-        return not self._forced and saved_id == self._sid and self.saved_hash == digest
+        if saved_id is _FIRST_ID or saved_id != self._sid:
+            return False
+        if self._saved is _AS_LOADED:
+            return not self._data_changed()
+        return bool(self._data_text() == self._saved)
+
+    def never_saved(self) -> bool:
+        """express's ``savedHash`` unset: neither saved nor loaded with resave off."""
+        return self._saved is None
 
     def document(self) -> doc.Document:
-        """The express JSON document this session is stored as."""
-        # Not re-checked here: every caller has hashed the data already
-        # (data_hash names a key whose value JSON cannot store).
-        return {RESERVED_KEY: self.cookie.to_json(), **self._session_cache}
+        """The express JSON document this session is stored as (with its text)."""
+        cookie = self.cookie.to_json()
+        text = self._data_text()
+        return doc.Encoded({RESERVED_KEY: cookie, **self._data}, document_text(cookie, text))
 
-    # -- mapping ------------------------------------------------------------
+    # -- mapping ---------------------------------------------------------------
 
     def _get_session(self, no_load: bool = False) -> dict[str, Any]:
+        # Whoever holds the dict may change it.
         self.accessed = True
-        return self._session_cache
+        self._will_change()
+        return self._data
 
     async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
         return self._get_session()
 
     _session = property(_get_session)
 
+    def load(self) -> dict[str, Any]:
+        return self._get_session()
+
+    def _read(self, value: Any) -> Any:
+        if type(value) not in _SCALARS:
+            self._will_change()
+        return value
+
     def __getitem__(self, key: str) -> Any:
-        return self._session[key]
+        self.accessed = True
+        return self._read(self._data[key])
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.accessed = True
+        return self._read(self._data.get(key, default))
 
     def __setitem__(self, key: str, value: Any) -> None:
         _check_key(key)
         _check_value(key, value)
-        self._session[key] = value
+        self.accessed = True
+        self._will_change()
+        self._data[key] = value
 
     def __delitem__(self, key: str) -> None:
-        del self._session[key]
+        self.accessed = True
+        self._will_change()
+        del self._data[key]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(list(self._session))
+        self.accessed = True
+        return iter(list(self._data))
 
     def __len__(self) -> int:
-        return len(self._session)
+        self.accessed = True
+        return len(self._data)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._session
+        self.accessed = True
+        return key in self._data
 
     def __bool__(self) -> bool:
         return not self.is_empty()
@@ -243,11 +345,12 @@ class Session(SessionBase, MutableMapping[str, Any]):
         return f"<{type(self).__name__} {self._sid!r}>"
 
     def is_empty(self) -> bool:
-        return not self._sid and not self._session_cache
+        return not self._sid and not self._data
 
     # django-stubs types SessionBase as a dict; these are the mapping views.
     def keys(self) -> KeysView[str]:  # type: ignore[override]
-        return self._get_session().keys()
+        self.accessed = True
+        return self._data.keys()
 
     def values(self) -> ValuesView[Any]:  # type: ignore[override]
         return self._get_session().values()
@@ -255,39 +358,37 @@ class Session(SessionBase, MutableMapping[str, Any]):
     def items(self) -> ItemsView[str, Any]:  # type: ignore[override]
         return self._get_session().items()
 
-    def get(self, key: str, default: Any = None) -> Any:
-        return self._session.get(key, default)
+    async def akeys(self) -> KeysView[str]:  # type: ignore[override]
+        return self.keys()
+
+    async def avalues(self) -> ValuesView[Any]:  # type: ignore[override]
+        return self.values()
+
+    async def aitems(self) -> ItemsView[str, Any]:  # type: ignore[override]
+        return self.items()
 
     def pop(self, key: str, default: Any = _MISSING) -> Any:
+        self.accessed = True
+        self._will_change()
         if default is _MISSING:
-            return self._session.pop(key)
-        return self._session.pop(key, default)
+            return self._data.pop(key)
+        return self._data.pop(key, default)
 
     def setdefault(self, key: str, default: Any = None) -> Any:
-        if key not in self._session:
+        if key not in self._data:
             self[key] = default
-        return self._session[key]
+        return self[key]
 
     def update(self, other: Any = (), /, **kwargs: Any) -> None:
         for key, value in dict(other, **kwargs).items():
             self[key] = value
 
     def clear(self) -> None:
-        self._session.clear()
+        self.accessed = True
+        self._will_change()
+        self._data.clear()
 
-    async def aset(self, key: str, value: Any) -> None:
-        self[key] = value
-
-    async def asetdefault(self, key: str, value: Any) -> Any:
-        return self.setdefault(key, value)
-
-    async def apop(self, key: str, default: Any = _MISSING) -> Any:
-        return self.pop(key, default)
-
-    async def aupdate(self, dict_: Any) -> None:
-        self.update(dict_)
-
-    # -- express methods ----------------------------------------------------
+    # -- saving ----------------------------------------------------------------
 
     def _require_store(self) -> Store:
         if self._store is None:
@@ -300,95 +401,106 @@ class Session(SessionBase, MutableMapping[str, Any]):
         With CONCURRENCY "merge", a session found gone from the store
         (destroyed meanwhile) is not written back: it counts as destroyed.
         """
-        if self._store is None or self._sid is None:
-            return
-        write = self._write()
-        if write.how == "set":
-            self._store.set(self._sid, write.document)
-            self._mark_saved(write.digest)
-        elif write.how == "refresh":
-            self._refreshed(self._store.refresh(self._sid, write.document), write)
-        else:
-            cookie = write.document[RESERVED_KEY]
-            self._merged(self._store.merge(self._sid, write.changes, write.removed, cookie), write)
+        if self._store is not None and not self.destroyed:
+            run(self.write(SyncCalls(self._store)))
 
     async def asave(self, must_create: bool = False) -> None:
-        if self._store is None or self._sid is None:
-            return
-        write = self._write()
-        if write.how == "set":
-            await self._store.aset(self._sid, write.document)
-            self._mark_saved(write.digest)
-        elif write.how == "refresh":
-            self._refreshed(await self._store.arefresh(self._sid, write.document), write)
-        else:
-            cookie = write.document[RESERVED_KEY]
-            self._merged(await self._store.amerge(self._sid, write.changes, write.removed, cookie), write)
+        if self._store is not None and not self.destroyed:
+            await self.write(AsyncCalls(self._store))
 
-    def _mark_saved(self, digest: str) -> None:
-        self.saved_hash = digest
-        self._saved_id = self._sid
-        self._forced = False
-
-    # -- CONCURRENCY = "merge" ----------------------------------------------
-
-    def _read_from_store(self, data: dict[str, Any], cookie: Cookie) -> None:
-        """``data`` and ``cookie`` were just read from the store: merge against them."""
-        if self._merge and self._sid is not None:
-            texts = {key: doc.dumps(value) for key, value in data.items()}
-            self._baseline = _Baseline(self._sid, texts, _cookie_as_read(cookie))
-
-    def _write(self) -> _Write:
-        """Decide how this save writes: the whole document, or only its changes."""
-        digest = data_hash(self._session_cache)  # names a key JSON cannot store
+    async def write(self, calls: Calls) -> None:
+        """The save itself: a whole document, an expiry, or a compare-and-set."""
+        sid = self.id
+        assert sid is not None
         document = self.document()
-        base = self._baseline
-        if base is None or base.sid != self._sid:
-            return _Write("set", self._sid or "", digest, document)
-        data = self._session_cache
-        texts = {key: doc.dumps(value) for key, value in data.items()}
-        changes = {key: data[key] for key, text in texts.items() if base.data.get(key) != text}
-        removed = [key for key in base.data if key not in data]
-        cookie_changed = _cookie_as_read(self.cookie) != base.cookie
-        # Nothing but the expiry to write: the store's cheapest call.
-        how = "merge" if changes or removed or cookie_changed else "refresh"
-        return _Write(how, base.sid, digest, document, texts, changes, removed)
-
-    def _merged(self, merged: doc.Document | None, write: _Write) -> None:
-        """Adopt the stored result: other requests' keys, this request's own objects."""
-        if merged is None:
-            self._gone()
+        text = self._data_text()
+        record = self._record
+        if record is None or self._factory is None or not self._factory.settings.merge:
+            await calls.set(sid, document)
+            self._mark_saved(text)
             return
-        data = self._session_cache
+        base = self._base if self._base is not None else self._pristine if self._dirty else text
+        if text == base and _cookie_as_read(self.cookie) == self._base_cookie:
+            # Nothing but the expiry to write: the store's cheapest call.
+            if await calls.refresh(sid, document):
+                self._mark_saved(text)
+            else:
+                self._gone()
+            return
+        await self._compare_and_set(calls, sid, document, base, text, record)
+
+    async def _compare_and_set(
+        self, calls: Calls, sid: str, document: doc.Document, base: str | None, text: str, record: Record
+    ) -> None:
+        outcome = await calls.replace(sid, document, record.version)
+        attempts = 1
+        merged: doc.Document | None = None
+        while not outcome.written:
+            current = outcome.current
+            stored = None if current is None else current.current_document(sid)
+            if current is None or stored is None:
+                self._gone()
+                return
+            if attempts == MERGE_ATTEMPTS:
+                raise StoreError(
+                    f"{type(calls.store).__name__} could not save the session: other requests changed it "
+                    f"{MERGE_ATTEMPTS} times in a row. Try again."
+                )
+            changes, removed = self._own_changes(base)
+            merged = merged_document(stored, changes, removed, document[RESERVED_KEY])
+            merged_text = doc.dumps(merged)
+            outcome = await calls.replace(sid, doc.Encoded(merged, merged_text), current.version)
+            attempts += 1
+        self._record = Record(version=outcome.version)
+        self._base_cookie = _cookie_as_read(self.cookie)
+        if merged is None:
+            self._base = text
+            self._mark_saved(text)
+        else:
+            self._adopt(merged, text)
+
+    def _own_changes(self, base: str | None) -> tuple[dict[str, Any], list[str]]:
+        """This request's changes, key by key, against the data as last read or written."""
+        before: dict[str, Any] = {} if base is None else json.loads(base)
+        data = self._data
+        changes = {
+            key: value
+            for key, value in data.items()
+            if key not in before or doc.dumps(before[key]) != doc.dumps(value)
+        }
+        return changes, [key for key in before if key not in data]
+
+    def _adopt(self, merged: doc.Document, text_before: str) -> None:
+        """Take the stored result: other requests' keys, this request's own objects."""
+        data = self._data
         fresh: dict[str, Any] = {}
-        texts: dict[str, str] = {}
         for key, value in merged.items():
             if key == RESERVED_KEY:
                 continue
-            text = write.texts[key] if key in write.changes else doc.dumps(value)
             # The view may hold references into its values: keep them where equal.
-            fresh[key] = data[key] if write.texts.get(key) == text else value
-            texts[key] = text
+            fresh[key] = data[key] if key in data and doc.dumps(data[key]) == doc.dumps(value) else value
         data.clear()
         data.update(fresh)
-        self._baseline = _Baseline(write.sid, texts, _cookie_as_read(self.cookie))
-        digest = data_hash(data)
-        if self.original_hash == write.digest:
+        self._text = None
+        text = canonical(data)
+        if self._pristine == text_before:
             # Others' changes do not make it modified (express's rules see
             # only what this request did).
-            self.original_hash = digest
-        self._mark_saved(digest)
+            self._pristine = text
+        self._base = text
+        self._mark_saved(text)
 
-    def _refreshed(self, present: bool, write: _Write) -> None:
-        if present:
-            self._mark_saved(write.digest)
-        else:
-            self._gone()
+    def _mark_saved(self, text: str) -> None:
+        self._saved = text
+        self._saved_id = self._sid
+        self._forced = False
 
     def _gone(self) -> None:
         """Destroyed meanwhile (e.g. logged out elsewhere): never written back."""
         self.destroyed = True
-        self._baseline = None
+        self._record = None
+
+    # -- express's methods -----------------------------------------------------
 
     def touch(self) -> Session:
         """Reset ``cookie.max_age`` to its original value (in memory)."""
@@ -399,21 +511,27 @@ class Session(SessionBase, MutableMapping[str, Any]):
 
     def reload(self) -> None:
         """Re-read data and cookie from the store; SessionError if it is gone."""
-        self._apply_reloaded(self._require_store().get(self._sid or ""))
+        run(self._reload(SyncCalls(self._require_store())))
 
     async def areload(self) -> None:
-        self._apply_reloaded(await self._require_store().aget(self._sid or ""))
+        await self._reload(AsyncCalls(self._require_store()))
 
-    def _apply_reloaded(self, document: doc.Document | None) -> None:
-        if document is not None:
-            document = doc.validate(document, self._sid or "?")
-        if document is None:
+    async def _reload(self, calls: Calls) -> None:
+        sid, factory = self._sid, self._factory
+        record = loaded = None
+        if sid is not None and factory is not None:
+            record = await calls.read(sid)
+            loaded = None if record is None else factory.unpack(record, sid, self._request)
+        if loaded is None:
             raise SessionError("failed to load session")
-        data = dict(document)
-        self.cookie = cookie = Cookie.from_json(data.pop(RESERVED_KEY))
+        data, cookie = loaded
+        self._will_change()  # the data as first loaded stays the baseline of "modified"
+        self._data = data
+        self._cookie = cookie
+        self._record = record
         self.stored_expires_ms = cookie.expires_ms
-        self._session_cache = data
-        self._read_from_store(data, cookie)
+        self._base = canonical(data)
+        self._base_cookie = _cookie_as_read(cookie)
 
     def destroy(self) -> None:
         """Destroy in the store; ``request.session`` is empty from now on."""
@@ -427,127 +545,35 @@ class Session(SessionBase, MutableMapping[str, Any]):
             await self._require_store().adestroy(sid)
 
     def _mark_destroyed(self) -> str | None:
+        """The id to destroy in the store, if it was ever given one there."""
         self.destroyed = True
         return self._sid if self._store is not None else None
 
     def regenerate(self) -> None:
         """Destroy in the store, then start over: new id, empty data, new cookie."""
-        if self._sid is not None:
-            self._require_store().destroy(self._sid)
-        self._replace(keep_data=False)
+        old = self._new_identity(keep_data=False)
+        if old is not None:
+            self._require_store().destroy(old)
 
     async def aregenerate(self) -> None:
-        if self._sid is not None:
-            await self._require_store().adestroy(self._sid)
-        self._replace(keep_data=False)
+        old = self._new_identity(keep_data=False)
+        if old is not None:
+            await self._require_store().adestroy(old)
 
-    def _replace(self, *, keep_data: bool) -> None:
-        if self._new_id is None:
-            return
-        self._baseline = None  # a new id: its first save writes the whole document
-        self._sid = self._new_id()
+    def _new_identity(self, *, keep_data: bool) -> str | None:
+        """Give the session a new id (and, unless ``keep_data``, empty data); return the old id."""
+        if self._factory is None:
+            return None
+        old = self._sid
+        if self.original_id is _FIRST_ID:
+            self.original_id = self._sid  # None when none was made: the new one differs
+        self._record = None  # a new id: its first save writes the whole document
+        self._sid = self._factory.new_id(self._request)
         if not keep_data:
-            self._session_cache = {}
-            if self._new_cookie is not None:
-                self.cookie = self._new_cookie()
-
-    # -- Django's session API ---------------------------------------------
-
-    def cycle_key(self) -> None:
-        """New id, same data (contrib.auth's login); the old id is destroyed."""
-        old = self._sid
-        self._replace(keep_data=True)
-        if old is not None and self._store is not None:
-            self._store.destroy(old)
-
-    async def acycle_key(self) -> None:
-        old = self._sid
-        self._replace(keep_data=True)
-        if old is not None and self._store is not None:
-            await self._store.adestroy(old)
-
-    def flush(self) -> None:
-        """contrib.auth's logout: like ``regenerate()``."""
-        self.regenerate()
-
-    async def aflush(self) -> None:
-        await self.aregenerate()
-
-    def set_expiry(self, value: int | float | datetime | timedelta | None) -> None:
-        """Django's set_expiry on the cookie; it forces a save and a Set-Cookie.
-
-        Seconds or a timedelta: sliding lifetime; a datetime: absolute
-        expiry; 0: a browser-session cookie; None: the configured MAX_AGE.
-        """
-        if value is None:
-            default = self._new_cookie() if self._new_cookie is not None else None
-            self.cookie.max_age = None if default is None else default.original_max_age
-        elif isinstance(value, datetime):
-            self.cookie.expires = value
-        elif value == 0 and not isinstance(value, timedelta):
-            self.cookie.max_age = None
-        else:
-            self.cookie.max_age = value
-        self.accessed = True
-        self._forced = True
-
-    async def aset_expiry(self, value: int | float | datetime | timedelta | None) -> None:
-        self.set_expiry(value)
-
-    def get_expiry_age(self, **kwargs: Any) -> int:
-        """Seconds until the session expires (the store TTL for browser sessions)."""
-        modification = kwargs.get("modification") or timezone.now()
-        expires = self.get_expiry_date(modification=modification)
-        delta = expires - modification
-        return delta.days * 86400 + delta.seconds
-
-    async def aget_expiry_age(self, **kwargs: Any) -> int:
-        return self.get_expiry_age(**kwargs)
-
-    def get_expiry_date(self, **kwargs: Any) -> datetime:
-        expires = self.cookie.expires
-        if expires is not None:
-            return expires
-        modification = kwargs.get("modification") or timezone.now()
-        ttl = self._store.ttl if self._store is not None else 86400
-        return modification + timedelta(seconds=ttl)
-
-    async def aget_expiry_date(self, **kwargs: Any) -> datetime:
-        return self.get_expiry_date(**kwargs)
-
-    def get_expire_at_browser_close(self) -> bool:
-        return self.cookie.expires is None
-
-    async def aget_expire_at_browser_close(self) -> bool:
-        return self.get_expire_at_browser_close()
-
-    def get_session_cookie_age(self) -> int:
-        return self.get_expiry_age()
-
-    # SessionBase's storage hooks: the store does this work here.
-    def exists(self, session_key: str) -> bool:
-        return self._store is not None and self._store.get(session_key) is not None
-
-    def create(self) -> None:
-        self._replace(keep_data=True)
-
-    def delete(self, session_key: str | None = None) -> None:
-        sid = session_key or self._sid
-        if sid is not None and self._store is not None:
-            self._store.destroy(sid)
-
-    def load(self) -> dict[str, Any]:
-        return self._session_cache
-
-    def encode(self, session_dict: dict[str, Any]) -> str:
-        return doc.dumps(session_dict)
-
-    def decode(self, session_data: str | bytes) -> dict[str, Any]:
-        try:
-            value = json.loads(session_data)
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+            self._will_change()
+            self._data = {}
+            self._cookie = self._factory.new_cookie(self._request, self._options)
+        return old
 
 
 class InertSession(Session):
@@ -558,7 +584,7 @@ class InertSession(Session):
     """
 
     def __init__(self) -> None:
-        super().__init__(store=None, sid=None, data={}, cookie=Cookie())
+        super().__init__(None, None)
 
     def __bool__(self) -> bool:
         return False

@@ -8,11 +8,12 @@ JavaScript's ``encodeURIComponent`` does it.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import re
 from collections.abc import Iterable, Mapping
 from urllib.parse import quote, unquote_to_bytes
+
+from django.utils.crypto import salted_hmac
 
 Secret = str | bytes
 
@@ -20,14 +21,15 @@ SIGNED_PREFIX = "s:"
 _ESCAPED = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
 # The characters encodeURIComponent leaves alone, besides letters and digits.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
+_ID_HASH_SALT = "django_expsession.id_hash"
 
 
-def _key(secret: Secret) -> bytes:
-    return secret.encode("utf-8") if isinstance(secret, str) else bytes(secret)
+def key(secret: Secret) -> bytes:
+    return secret if isinstance(secret, bytes) else secret.encode("utf-8")
 
 
 def signature(value: str, secret: Secret) -> str:
-    digest = hmac.new(_key(secret), value.encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.digest(key(secret), value.encode("utf-8"), "sha256")
     return base64.b64encode(digest).decode("ascii").rstrip("=")
 
 
@@ -39,11 +41,18 @@ def sign(value: str, secret: Secret) -> str:
 def unsign(signed: str, secrets: Iterable[Secret]) -> str | None:
     """Return the value when any secret produced the signature, else None."""
     # Cut at the last dot so that values may themselves contain dots.
-    value, dot, _ = signed.rpartition(".")
+    value, dot, given = signed.rpartition(".")
     if not dot:
         return None
+    try:
+        given_bytes = given.encode("ascii")
+    except UnicodeEncodeError:
+        return None  # no base64 signature has such characters
+    message = value.encode("utf-8", "surrogatepass")
     for secret in secrets:
-        if hmac.compare_digest(sign(value, secret).encode(), signed.encode()):
+        digest = hmac.digest(key(secret), message, "sha256")
+        expected = base64.b64encode(digest).rstrip(b"=")
+        if hmac.compare_digest(expected, given_bytes):
             return value
     return None
 
@@ -81,13 +90,32 @@ def parse_cookie_header(header: str) -> dict[str, str]:
         name = name.strip(" \t")
         if name in cookies:
             continue
-        value = value.strip(" \t")
-        # cookie 0.7.2 also strips a lone '"' (to ""): one char is both quotes.
-        if value and value[0] == value[-1] == '"':
-            value = value[1:-1]
-        decoded = decode_uri_component(value)
-        cookies[name] = value if decoded is None else decoded
+        cookies[name] = _cookie_value(value)
     return cookies
+
+
+def _cookie_value(value: str) -> str:
+    value = value.strip(" \t")
+    # cookie 0.7.2 also strips a lone '"' (to ""): one char is both quotes.
+    if value and value[0] == value[-1] == '"':
+        value = value[1:-1]
+    decoded = decode_uri_component(value)
+    return value if decoded is None else decoded
+
+
+def cookie_from_header(header: str, name: str) -> str | None:
+    """The decoded value of the first cookie called ``name`` (None when absent).
+
+    Equivalent to ``parse_cookie_header(header).get(name)`` without decoding
+    the other cookies of the header.
+    """
+    if len(header) < 2 or name not in header:
+        return None
+    for pair in header.split(";"):
+        found, eq, value = pair.partition("=")
+        if eq and found.strip(" \t") == name:
+            return _cookie_value(value)
+    return None
 
 
 def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:
@@ -101,9 +129,18 @@ def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:
 def sid_from_header(header: str | None, name: str, secrets: Iterable[Secret]) -> str | None:
     if not header:
         return None
-    return unsign_cookie(parse_cookie_header(header).get(name), secrets)
+    return unsign_cookie(cookie_from_header(header, name), secrets)
 
 
 def sid_from_cookies(cookies: Mapping[str, str], name: str, secrets: Iterable[Secret]) -> str | None:
     """Like :func:`sid_from_header` for an already-decoded mapping."""
     return unsign_cookie(cookies.get(name), secrets)
+
+
+def id_hash(sid: str) -> str:
+    """A keyed hash of a session id: the same for one session, useless to an attacker.
+
+    Logs and signals carry this instead of the id or the cookie. The key is
+    derived from ``SECRET_KEY``, so it cannot be recomputed without it.
+    """
+    return salted_hmac(_ID_HASH_SALT, sid, algorithm="sha256").hexdigest()[:32]

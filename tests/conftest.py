@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from django.test import AsyncClient, Client
 
+from django_expsession import events
 from django_expsession.stores import get_store
 from django_expsession.stores.base import Store
 
@@ -166,3 +167,9 @@ def client() -> Client:
 @pytest.fixture
 def async_client() -> AsyncClient:
     return AsyncClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_security_log_window() -> None:
+    """Each test starts a new rate-limit window of the security log."""
+    events.reset_rate_limit()

@@ -2,12 +2,14 @@
 
 Nothing is faked: each spy subclasses a shipped backend and calls it.
 
-A save counts under ``"set"`` however the store writes it: a whole
-document (``set``), or, with CONCURRENCY "merge", the changes (``merge``) or
-only the expiry (``refresh``). So the express suite's counts hold under
-either setting; ``calls["merge"]`` and ``calls["refresh"]`` say which it was.
-Operations a store op makes on the store itself (the base class's generic
-``merge`` is a ``get`` and a ``set``) are not counted again.
+A load counts under ``"get"`` whether it is the request path's ``read``
+or ``get``. A save counts under ``"set"`` however the store writes it: a
+whole document (``set``), or, with CONCURRENCY "merge", a compare-and-set
+(``replace``, counted as ``"merge"`` too) or only the expiry
+(``refresh``). So the express suite's counts hold under either setting;
+``calls["merge"]`` and ``calls["refresh"]`` say which it was. Operations a
+store op makes on the store itself (the base class's generic ``merge`` is
+a ``read`` and a ``replace``) are not counted again.
 """
 
 from __future__ import annotations
@@ -29,8 +31,14 @@ from django_expsession.stores.redis import RedisStore
 calls: Counter[str] = Counter()
 _OPS = ("get", "set", "destroy", "touch")
 # The base class provides these on every store.
-_ALWAYS = ("merge", "refresh")
-SAVES = frozenset({"merge", "refresh"})
+_ALWAYS = ("read", "replace", "merge", "refresh")
+# What each operation counts as.
+_COUNTS = {
+    "read": ("get",),
+    "replace": ("set", "merge"),
+    "merge": ("set", "merge"),
+    "refresh": ("set", "refresh"),
+}
 
 _inside: ContextVar[bool] = ContextVar("_inside", default=False)
 
@@ -40,9 +48,8 @@ def _counting(op: str) -> Iterator[None]:
     if _inside.get():
         yield
         return
-    calls[op] += 1
-    if op in SAVES:
-        calls["set"] += 1
+    for name in _COUNTS.get(op, (op,)):
+        calls[name] += 1
     token = _inside.set(True)
     try:
         yield

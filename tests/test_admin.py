@@ -18,7 +18,7 @@ from django.core.management import call_command
 from django.test import Client
 from freezegun import freeze_time
 
-from django_expsession.cookie import format_iso, now_ms
+from django_expsession.clock import format_iso, now_ms
 from django_expsession.stores import get_store
 from django_expsession.stores.base import Store
 

@@ -19,7 +19,7 @@ from django.db import OperationalError
 from freezegun import freeze_time
 
 from django_expsession import signing
-from django_expsession.cookie import format_iso, now_ms
+from django_expsession.clock import format_iso, now_ms
 from django_expsession.stores import get_store
 from django_expsession.stores.base import Store, StoreError
 from django_expsession.stores.db import DatabaseStore

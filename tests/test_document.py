@@ -10,11 +10,12 @@ import pytest
 from freezegun import freeze_time
 
 from django_expsession import document as doc
+from django_expsession import signing
 from django_expsession.session import SessionDataError, canonical, data_hash
 
 from . import vectors
 
-SECURITY_LOGGER = "django.security.SuspiciousSession"
+SECURITY_LOGGER = "django.security.expsession"
 NOW_ISO = "2030-01-02T03:04:05.678Z"
 NOW_MS = 1893553445678
 
@@ -85,7 +86,9 @@ def test_dumps_refuses_nan_which_json_stringify_would_turn_into_null():
 def test_loads_rejects_text_that_is_not_json_and_logs_it(text, caplog):
     assert doc.loads(text, "thesid") is None
     [record] = security_warnings(caplog)
-    assert "'thesid'" in record.getMessage()
+    # The id hash, never the id: a log reader must not be able to take over the session.
+    assert signing.id_hash("thesid") in record.getMessage()
+    assert "thesid" not in record.getMessage()
     assert "not valid JSON" in record.getMessage()
 
 

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 from freezegun import freeze_time
 
 from . import vectors
-from .conftest import REDIS, STORES
+from .conftest import STORES
 
 END_TO_END = vectors.entries("end_to_end_vectors")
 END_TO_END_IDS = vectors.ids("end_to_end_vectors", "description")
@@ -97,7 +97,9 @@ def test_express_end_to_end_run(vector, app, expsession, client):
 
         assert response.status_code == 200
         assert set_cookie_headers(response) == (vector["set_cookie"] or [])
-        assert len(genid_calls) == 1
+        # express calls genid for every new session; here an id is made only
+        # when the session needs one (it is saved or its cookie is sent).
+        assert len(genid_calls) == (1 if vector["set_cookie"] or vector["store_after"] else 0)
 
         expected_store = {sid: json.loads(text) for sid, text in vector["store_after"].items()}
         assert store.length() == len(expected_store)
@@ -190,14 +192,15 @@ def test_the_cookie_express_set_loads_the_stored_session_on_the_next_request(vec
 
 # These instants lose a millisecond if converted through a float timestamp.
 # A real Redis server, whose clock freezegun cannot move, drops a key at
-# once when its expiry is in the (real) past: RedisStore gets the future ones.
+# once when its expiry is in the (real) past: the stores on Redis (RedisStore,
+# CacheStore on django-redis) get the future ones.
 ROUND_TRIP_INSTANTS = ["2039-03-08T19:46:13.411Z", "2004-03-15T07:55:47.472Z", "2038-08-15T15:00:50.430Z"]
 _REAL_NOW = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S")
 ROUND_TRIP_CASES = [
     (store_name, expires)
     for expires in ROUND_TRIP_INSTANTS
     for store_name in STORES
-    if not (STORES[store_name].backend == REDIS and expires < _REAL_NOW)
+    if not (STORES[store_name].service == "redis" and expires < _REAL_NOW)
 ]
 
 

@@ -17,9 +17,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import override_settings
 from freezegun import freeze_time
 
-from django_expsession import signing
+from django_expsession import conf, signing
 from django_expsession.checks import check_deployment, check_settings, setting_errors
-from django_expsession.conf import DEFAULTS, conf
+from django_expsession.conf import DEFAULTS
 from django_expsession.cookie import Cookie
 from django_expsession.middleware import SessionMiddleware
 from django_expsession.stores import get_store
@@ -75,29 +75,35 @@ def test_every_key_has_the_documented_default(settings):
         "STORE": {"BACKEND": DATABASE, "OPTIONS": {}},
         "CONCURRENCY": "merge",
         "ON_STORE_ERROR": "raise",
+        "ABSOLUTE_TIMEOUT": None,
+        "RENEW_AFTER": None,
+        "RENEW_GRACE": 30,
+        "TRACK_IP": False,
+        "LOGOUT_EVERYWHERE_ON_PASSWORD_CHANGE": False,
     }
-    assert conf.name == "connect.sid"
-    assert conf.genid is None
-    assert (conf.resave, conf.save_uninitialized, conf.rolling) == (True, True, False)
-    assert conf.unset == "keep"
-    assert conf.proxy is None
-    assert conf.concurrency == "merge"
-    assert conf["ON_STORE_ERROR"] == "raise"
-    assert conf.cookie_options(HttpRequest()) == {}
+    assert conf.current().name == "connect.sid"
+    assert not conf.current().custom_genid
+    snapshot = conf.current()
+    assert (snapshot.resave, snapshot.save_uninitialized, snapshot.rolling) == (True, True, False)
+    assert conf.current().unset == "keep"
+    assert conf.current().proxy is None
+    assert conf.current().concurrency == "merge"
+    assert conf.current().on_store_error == "raise"
+    assert conf.current().cookie_options(HttpRequest()) == {}
     assert type(get_store()) is DatabaseStore
     assert setting_errors() == []
 
 
 def test_default_cookie_is_a_browser_session_http_only_cookie_on_slash(settings):
     settings.EXPSESSION = {}
-    cookie = Cookie.from_options(conf.cookie_options(HttpRequest()))
+    cookie = Cookie.from_options(conf.current().cookie_options(HttpRequest()))
     assert cookie.to_json() == {"originalMaxAge": None, "expires": None, "httpOnly": True, "path": "/"}
     assert cookie.header("connect.sid", "v") == "connect.sid=v; Path=/; HttpOnly"
 
 
 def test_an_empty_setting_means_all_defaults(settings):
     settings.EXPSESSION = {}
-    assert conf.name == "connect.sid"
+    assert conf.current().name == "connect.sid"
     assert setting_errors() == []
     SessionMiddleware(lambda r: None)
 
@@ -106,16 +112,16 @@ def test_secret_none_is_secret_key_then_its_fallbacks(settings):
     settings.EXPSESSION = {"SECRET": None}
     settings.SECRET_KEY = "current"
     settings.SECRET_KEY_FALLBACKS = ["previous", "older"]
-    assert conf.secrets == ["current", "previous", "older"]
+    assert conf.current().secrets == ("current", "previous", "older")
 
 
 def test_a_single_secret_is_a_one_item_list_and_a_list_is_kept_in_order(settings):
     settings.EXPSESSION = {"SECRET": "one"}
-    assert conf.secrets == ["one"]
+    assert conf.current().secrets == ("one",)
     settings.EXPSESSION = {"SECRET": ["new", "old"]}
-    assert conf.secrets == ["new", "old"]
+    assert conf.current().secrets == ("new", "old")
     settings.EXPSESSION = {"SECRET": ("new", b"\x00raw")}
-    assert conf.secrets == ["new", b"\x00raw"]
+    assert conf.current().secrets == ("new", b"\x00raw")
 
 
 @pytest.mark.django_db

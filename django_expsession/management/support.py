@@ -9,8 +9,7 @@ from contextlib import contextmanager
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from .. import signing
-from ..conf import conf
+from .. import conf, signing
 from ..stores import get_store
 from ..stores.base import Store, StoreError
 
@@ -66,7 +65,7 @@ def session_id(value: str) -> str:
     decoded = signing.decode_uri_component(value) or value
     if not decoded.startswith(signing.SIGNED_PREFIX):
         return value
-    sid = signing.unsign_cookie(decoded, conf.secrets)
+    sid = signing.unsign_cookie(decoded, conf.current().keys)
     if sid is None:
         raise CommandError(
             f"{value!r} looks like a signed cookie value, but none of the EXPSESSION secrets "

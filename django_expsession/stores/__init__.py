@@ -9,36 +9,44 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
-from .base import Store, StoreError
+from .base import Record, Replaced, Store, StoreError
 
 _lock = threading.Lock()
 _store: Store | None = None
 
 
-def build_store(config: Any) -> Store:
-    """Build a store from ``{"BACKEND": dotted.path, "OPTIONS": {...}}``."""
-    if not isinstance(config, Mapping) or not isinstance(config.get("BACKEND"), str):
-        raise ImproperlyConfigured(
-            "EXPSESSION['STORE'] should be a dict with a 'BACKEND' dotted path, "
-            'e.g. {"BACKEND": "django_expsession.stores.db.DatabaseStore"}.'
-        )
-    unknown = set(config) - {"BACKEND", "OPTIONS"}
-    if unknown:
-        raise ImproperlyConfigured(
-            f"EXPSESSION['STORE'] has unknown keys {sorted(unknown)}; only BACKEND and OPTIONS are allowed."
-        )
-    path = config["BACKEND"]
-    try:
-        backend = import_string(path)
-    except ImportError as exc:
-        raise ImproperlyConfigured(
-            f"EXPSESSION['STORE']['BACKEND'] = {path!r} cannot be imported: {exc}."
-        ) from exc
+def backend_class(backend: Any) -> type[Store]:
+    """The Store subclass that ``BACKEND`` (a class or a dotted path) names."""
+    path = backend if isinstance(backend, str) else getattr(backend, "__qualname__", repr(backend))
+    if isinstance(backend, str):
+        try:
+            backend = import_string(backend)
+        except ImportError as exc:
+            raise ImproperlyConfigured(
+                f"EXPSESSION['STORE']['BACKEND'] = {path!r} cannot be imported: {exc}."
+            ) from exc
     if not (isinstance(backend, type) and issubclass(backend, Store)):
         raise ImproperlyConfigured(
             f"EXPSESSION['STORE']['BACKEND'] = {path!r} is not a subclass of "
             "django_expsession.stores.base.Store."
         )
+    return backend
+
+
+def build_store(config: Any) -> Store:
+    """Build a store from ``{"BACKEND": class or dotted path, "OPTIONS": {...}}``."""
+    if not isinstance(config, Mapping) or not isinstance(config.get("BACKEND"), str | type):
+        raise ImproperlyConfigured(
+            "EXPSESSION['STORE'] should be a dict with a 'BACKEND' (a Store subclass or its dotted "
+            'path), e.g. {"BACKEND": "django_expsession.stores.db.DatabaseStore"}.'
+        )
+    unknown = set(config) - {"BACKEND", "OPTIONS"}
+    if unknown:
+        raise ImproperlyConfigured(
+            f"EXPSESSION['STORE'] has unknown keys {sorted(map(str, unknown))}; only BACKEND and OPTIONS "
+            "are allowed."
+        )
+    backend = backend_class(config["BACKEND"])
     options = config.get("OPTIONS") or {}
     if not isinstance(options, Mapping):
         raise ImproperlyConfigured("EXPSESSION['STORE']['OPTIONS'] should be a dict.")
@@ -46,7 +54,9 @@ def build_store(config: Any) -> Store:
     try:
         return backend(**kwargs)
     except (TypeError, ValueError) as exc:
-        raise ImproperlyConfigured(f"EXPSESSION['STORE'] OPTIONS are not valid for {path}: {exc}") from exc
+        raise ImproperlyConfigured(
+            f"EXPSESSION['STORE'] OPTIONS are not valid for {backend.__qualname__}: {exc}"
+        ) from exc
 
 
 def get_store() -> Store:
@@ -56,9 +66,9 @@ def get_store() -> Store:
     if store is None:
         with _lock:
             if _store is None:
-                from ..conf import conf
+                from ..conf import store_setting
 
-                _store = build_store(conf["STORE"])
+                _store = build_store(store_setting())
             store = _store
     return store
 
@@ -72,4 +82,13 @@ def reset_store() -> None:
         old.close()
 
 
-__all__ = ["Store", "StoreError", "build_store", "get_store", "reset_store"]
+__all__ = [
+    "Record",
+    "Replaced",
+    "Store",
+    "StoreError",
+    "backend_class",
+    "build_store",
+    "get_store",
+    "reset_store",
+]

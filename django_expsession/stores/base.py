@@ -1,43 +1,125 @@
-"""The store contract and its sync <-> async adapters.
+"""The store contract, its capabilities, and its sync <-> async adapters.
 
-A backend implements ``get``/``set``/``destroy`` (and optionally ``touch``,
-``all``, ``length``, ``clear``, ``clear_expired``) on either side, sync or
-async; the base class derives the other side. ``merge`` and ``refresh``
-(CONCURRENCY = "merge") have generic versions built on get/set that a
-backend overrides to make them atomic. "Not found" is ``None``; a backend
-failure is a :class:`StoreError` naming the store and its server.
+A backend implements ``get``/``set``/``destroy`` on either side, sync or
+async, and the base class derives the other side. The request path uses a
+richer, optional contract that the shipped stores implement natively:
+
+``read(sid) -> Record | None``
+    the stored document (or its JSON text), a *version* that identifies
+    what was read, and the store's own expiry for it when the store keeps
+    one apart from the document;
+``replace(sid, data, version) -> Replaced``
+    compare-and-set: write only when the stored version is still
+    ``version``; otherwise report what is stored now (or that it is gone);
+``refresh(sid, data) -> bool``
+    a save that changed no data: move the expiry, never revive;
+``touch(sid, data)``
+    express's store touch (TOUCH_AFTER is applied by the caller).
+
+The generic versions here are built on get/set and are not atomic: a
+backend that can compare and set in one operation overrides them. Optional
+operations are declared in :attr:`Store.capabilities`. "Not found" is
+``None``; a backend failure is a :class:`StoreError` naming the store and
+its server.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from asgiref.sync import async_to_sync, sync_to_async
 
-from ..document import Document
-from ..document import user_id as document_user_id
+from .. import document as doc
+from ..clock import format_iso
+from ..drive import run
+from ..events import log_rejection
 
-# (sync name, async name) of every store operation.
-_PAIRS = (
-    ("get", "aget"),
-    ("set", "aset"),
-    ("destroy", "adestroy"),
-    ("touch", "atouch"),
-    ("merge", "amerge"),
-    ("refresh", "arefresh"),
-    ("all", "aall"),
-    ("length", "alength"),
-    ("clear", "aclear"),
-    ("clear_expired", "aclear_expired"),
-    ("count_expired", "acount_expired"),
+#: Operations every store has (derived by this class where not native).
+BASIC = frozenset({"get", "set", "destroy", "read", "replace", "refresh", "merge"})
+#: Operations a store may declare in ``capabilities``.
+OPTIONAL = frozenset(
+    {
+        "touch",  # express's store.touch
+        "all",  # iterate (sid, document) over live sessions
+        "length",  # count live sessions
+        "clear",  # remove every session
+        "clear_expired",  # remove expired records (or nothing: the backend expires them itself)
+        "count_expired",
+        "expired_sessions",  # iterate expired records not removed yet
+        "user_sessions",  # a user's sessions without a scan of every session
+        "atomic",  # replace() compares and sets atomically
+        "shared",  # other processes see the same sessions
+    }
 )
+
+# A save that keeps losing the race this often gives up (a StoreError).
+MERGE_ATTEMPTS = 100
+
+
+class StoreError(OSError):
+    """A store's server failed or could not be reached.
+
+    The message names the store and the server address; the backend's own
+    exception is chained (``__cause__``).
+    """
+
+
+@dataclass(slots=True)
+class Record:
+    """What ``read`` found: a document (or its JSON text) and how to recognise it.
+
+    ``version`` is the store's token for compare-and-set (None: the store
+    cannot compare). ``expires_ms`` is the record's expiry as the store
+    keeps it apart from the document (a database column, a Redis TTL); it
+    wins over the document's ``cookie.expires``, which a touch leaves as it was.
+    """
+
+    text: str | bytes | None = None
+    document: doc.Document | None = None
+    version: Any = None
+    expires_ms: int | None = None
+
+    def parsed(self) -> doc.Document:
+        """The document; :class:`~django_expsession.document.InvalidDocumentError` if malformed."""
+        if self.document is None:
+            if self.text is None:
+                raise doc.InvalidDocumentError("the store returned neither text nor a document")
+            self.document = doc.parse(self.text)
+        return self.document
+
+    def current_document(self, sid: str | None = None) -> doc.Document | None:
+        """The document with the store's expiry in its cookie; None (logged) when malformed."""
+        try:
+            document = self.parsed()
+            if self.text is None:
+                doc.check_tree(document)
+            doc.check(document)
+        except doc.InvalidDocumentError as exc:
+            log_rejection("invalid-document", sid, exc.reason)
+            return None
+        if self.expires_ms is not None and document["cookie"].get("expires") is not None:
+            document["cookie"]["expires"] = format_iso(self.expires_ms)
+        return document
+
+
+@dataclass(slots=True, frozen=True)
+class Replaced:
+    """What ``replace`` did: written (with the new version), or not and why."""
+
+    written: bool
+    version: Any = None
+    current: Record | None = None  # when not written: what is stored now; None: gone
+
+
+WRITTEN = Replaced(True)
 
 
 def merged_document(
-    stored: Document, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
-) -> Document:
+    stored: doc.Document, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+) -> doc.Document:
     """``stored`` with one request's own changes applied, under its cookie.
 
     Keys the request removed go, keys it set take its value (new keys come
@@ -49,12 +131,15 @@ def merged_document(
     return {"cookie": cookie, **data}
 
 
-class StoreError(OSError):
-    """A store's server failed or could not be reached.
+def _digest(document: doc.Document) -> str | None:
+    """A generic version: the data's JSON (the cookie moves with every touch)."""
+    try:
+        return doc.dumps({key: value for key, value in document.items() if key != "cookie"})
+    except (TypeError, ValueError, RecursionError):
+        return None
 
-    The message names the store and the server address; the backend's own
-    exception is chained (``__cause__``).
-    """
+
+_SIDES: dict[tuple[type, str], str | None] = {}
 
 
 class Store:
@@ -62,6 +147,11 @@ class Store:
 
     #: Default lifetime, in seconds, of a browser-session cookie's record.
     default_ttl: float = 86400
+    #: Optional operations this store has (see ``OPTIONAL``).
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: False for stores whose sync methods never wait on I/O: their async
+    #: twins then call them directly instead of in a thread.
+    blocking: ClassVar[bool] = True
 
     def __init__(self, *, touch_after: float = 0, ttl: float | None = None) -> None:
         if isinstance(touch_after, bool) or not isinstance(touch_after, int | float) or touch_after < 0:
@@ -81,6 +171,9 @@ class Store:
         """Where the records live, for error messages (no credentials)."""
         return "its backend"
 
+    def supports(self, operation: str) -> bool:
+        return operation in BASIC or operation in self.capabilities
+
     @contextmanager
     def _failures(self, operation: str, errors: tuple[type[BaseException], ...]) -> Iterator[None]:
         """Turn the backend's ``errors`` into a StoreError that says where."""
@@ -96,7 +189,7 @@ class Store:
                 "and that the settings point at it."
             ) from exc
 
-    def _touch_skipped(self, stored_ms: int, new_ms: int) -> bool:
+    def touch_skipped(self, stored_ms: int, new_ms: int) -> bool:
         """TOUCH_AFTER: the stored expiry was refreshed less than that long ago.
 
         A touch that shortens the expiry (the cookie's max age went down) is
@@ -104,18 +197,28 @@ class Store:
         """
         return bool(self.touch_after) and 0 <= new_ms - stored_ms < self.touch_after * 1000
 
-    # -- what a backend implements (either side) --------------------------
+    # -- the basic contract (either side) ----------------------------------------
 
-    def get(self, sid: str) -> Document | None:
-        return self._to_sync("get", sid)  # type: ignore[no-any-return]
+    def get(self, sid: str) -> doc.Document | None:
+        if self._side("get") == "async":
+            return async_to_sync(self.aget)(sid)
+        if self._side("read") is None:
+            raise NotImplementedError("subclasses of Store must provide get()")
+        record = self.read(sid)
+        return None if record is None else record.current_document(sid)
 
-    async def aget(self, sid: str) -> Document | None:
-        return await self._to_async("get", sid)  # type: ignore[no-any-return]
+    async def aget(self, sid: str) -> doc.Document | None:
+        if self._side("get") == "sync":
+            return await self._in_thread(self.get, sid)  # type: ignore[no-any-return]
+        if self._side("read") is None:
+            raise NotImplementedError("subclasses of Store must provide get()")
+        record = await self.aread(sid)
+        return None if record is None else record.current_document(sid)
 
-    def set(self, sid: str, data: Document) -> None:
+    def set(self, sid: str, data: doc.Document) -> None:
         self._to_sync("set", sid, data)
 
-    async def aset(self, sid: str, data: Document) -> None:
+    async def aset(self, sid: str, data: doc.Document) -> None:
         await self._to_async("set", sid, data)
 
     def destroy(self, sid: str) -> None:
@@ -124,82 +227,107 @@ class Store:
     async def adestroy(self, sid: str) -> None:
         await self._to_async("destroy", sid)
 
-    def touch(self, sid: str, data: Document) -> None:
-        """Refresh the record's expiry to ``data["cookie"]``; never create it."""
+    def touch(self, sid: str, data: doc.Document) -> None:
+        """Move the record's expiry to ``data["cookie"]``'s; never create it."""
         self._to_sync("touch", sid, data)
 
-    async def atouch(self, sid: str, data: Document) -> None:
+    async def atouch(self, sid: str, data: doc.Document) -> None:
         await self._to_async("touch", sid, data)
 
-    # -- CONCURRENCY = "merge": generic, override to make them atomic ------
+    # -- the request path's contract: generic versions ----------------------------
+
+    def read(self, sid: str) -> Record | None:
+        if self._side("read") == "async":
+            return async_to_sync(self.aread)(sid)
+        if self._side("get") is None:
+            raise NotImplementedError("subclasses of Store must provide get()")
+        document = self.get(sid)
+        return None if document is None else Record(document=document, version=_digest(document))
+
+    async def aread(self, sid: str) -> Record | None:
+        if self._side("read") == "sync":
+            return await self._in_thread(self.read, sid)  # type: ignore[no-any-return]
+        if self._side("get") is None:
+            raise NotImplementedError("subclasses of Store must provide get()")
+        document = await self.aget(sid)
+        return None if document is None else Record(document=document, version=_digest(document))
+
+    def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        """Write ``data`` if the stored record is still the one ``version`` names.
+
+        The generic version reads, compares and writes: not atomic (a write
+        by another request between the two is lost).
+        """
+        if self._side("replace") == "async":
+            return async_to_sync(self.areplace)(sid, data, version)
+        return run(self._replace(SyncCalls(self), sid, data, version))
+
+    async def areplace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        if self._side("replace") == "sync":
+            return await self._in_thread(self.replace, sid, data, version)  # type: ignore[no-any-return]
+        return await self._replace(AsyncCalls(self), sid, data, version)
+
+    @staticmethod
+    async def _replace(calls: Calls, sid: str, data: doc.Document, version: Any) -> Replaced:
+        current = await calls.read(sid)
+        if current is None:
+            return Replaced(False)
+        if version is not None and current.version != version:
+            return Replaced(False, current=current)
+        await calls.set(sid, data)
+        return Replaced(True, _digest(data))
+
+    def refresh(self, sid: str, data: doc.Document) -> bool:
+        """Save a session whose data did not change: only its cookie (expiry) moves.
+
+        Unlike ``touch`` it is never skipped by TOUCH_AFTER, and it says
+        whether the record is there (False: gone, and not revived).
+        """
+        if self._side("refresh") == "async":
+            return async_to_sync(self.arefresh)(sid, data)
+        return run(self._refresh(SyncCalls(self), sid, data))
+
+    async def arefresh(self, sid: str, data: doc.Document) -> bool:
+        if self._side("refresh") == "sync":
+            return await self._in_thread(self.refresh, sid, data)  # type: ignore[no-any-return]
+        return await self._refresh(AsyncCalls(self), sid, data)
+
+    @staticmethod
+    async def _refresh(calls: Calls, sid: str, data: doc.Document) -> bool:
+        return await merge_flow(calls, sid, {}, (), data["cookie"]) is not None
 
     def merge(
         self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
-    ) -> Document | None:
+    ) -> doc.Document | None:
         """Apply one request's changes to the stored document; return the result.
 
         ``changes`` are the top-level keys the request set, ``removed`` those
-        it deleted, ``cookie`` its cookie, which replaces the stored one and
-        sets the record's expiry. Returns None, writing nothing, when the
-        record is gone (destroyed or expired): a merge never creates one.
-
-        This generic version is a ``get`` then a ``set``: not atomic, so a
-        write by another request between the two is lost. Backends that can
-        lock or watch the record override it.
+        it deleted, ``cookie`` its cookie. Returns None, writing nothing, when
+        the record is gone (destroyed or expired): a merge never creates one.
         """
-        if self._native_side("merge") == "async":
-            return async_to_sync(self.amerge)(sid, changes, removed, cookie)
-        stored = self.get(sid)
-        if stored is None:
-            return None
-        merged = merged_document(stored, changes, removed, cookie)
-        self.set(sid, merged)
-        return merged
+        return run(merge_flow(SyncCalls(self), sid, changes, removed, cookie))
 
     async def amerge(
         self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
-    ) -> Document | None:
-        if self._native_side("merge") == "sync":
-            return await sync_to_async(self.merge, thread_sensitive=True)(sid, changes, removed, cookie)
-        stored = await self.aget(sid)
-        if stored is None:
-            return None
-        merged = merged_document(stored, changes, removed, cookie)
-        await self.aset(sid, merged)
-        return merged
+    ) -> doc.Document | None:
+        return await merge_flow(AsyncCalls(self), sid, changes, removed, cookie)
 
-    def refresh(self, sid: str, data: Document) -> bool:
-        """Save a session whose data did not change: move the record's expiry.
+    # -- optional: listing, counting, clearing -------------------------------------
 
-        ``data`` is the session's document; only its cookie's expiry is new
-        (a store that keeps the cookie apart from the data may write the
-        whole cookie). Unlike ``touch`` it is never skipped by TOUCH_AFTER,
-        and it says whether the record is there (False: gone, not revived).
-        The generic version is a ``merge`` that changes nothing.
-        """
-        if self._native_side("refresh") == "async":
-            return async_to_sync(self.arefresh)(sid, data)
-        return self.merge(sid, {}, (), data["cookie"]) is not None
-
-    async def arefresh(self, sid: str, data: Document) -> bool:
-        if self._native_side("refresh") == "sync":
-            return await sync_to_async(self.refresh, thread_sensitive=True)(sid, data)
-        return await self.amerge(sid, {}, (), data["cookie"]) is not None
-
-    def all(self) -> Iterator[tuple[str, Document]]:
+    def all(self) -> Iterator[tuple[str, doc.Document]]:
         """Iterate ``(sid, document)`` over the live records."""
-        if type(self).aall is Store.aall:
+        if self._side("all") != "async":
             raise NotImplementedError("subclasses of Store must provide all()")
 
-        async def collect() -> list[tuple[str, Document]]:
+        async def collect() -> list[tuple[str, doc.Document]]:
             return [item async for item in self.aall()]
 
         return iter(async_to_sync(collect)())
 
-    async def aall(self) -> AsyncIterator[tuple[str, Document]]:
-        if type(self).all is Store.all:
+    async def aall(self) -> AsyncIterator[tuple[str, doc.Document]]:
+        if self._side("all") != "sync":
             raise NotImplementedError("subclasses of Store must provide all()")
-        items = await sync_to_async(lambda: list(self.all()), thread_sensitive=True)()
+        items = await self._in_thread(lambda: list(self.all()))
         for item in items:
             yield item
 
@@ -222,8 +350,6 @@ class Store:
     async def aclear_expired(self) -> int:
         return await self._to_async("clear_expired")  # type: ignore[no-any-return]
 
-    # -- maintenance: commands and admin (optional) -------------------------
-
     def count_expired(self) -> int:
         """How many records ``clear_expired()`` would remove now."""
         return self._to_sync("count_expired")  # type: ignore[no-any-return]
@@ -238,78 +364,136 @@ class Store:
         """
         yield self.clear_expired()
 
-    def expired_sessions(self) -> Iterator[tuple[str, Document]]:
+    def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
         """Iterate ``(sid, document)`` over expired records not removed yet."""
         raise NotImplementedError("subclasses of Store must provide expired_sessions()")
 
-    def user_sessions(self, user_id: object) -> Iterator[tuple[str, Document]]:
+    def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
         """The live sessions of one user (``_auth_user_id``): "log out everywhere".
 
         The default scans ``all()``; a backend with an index overrides it.
         """
         wanted = str(user_id)
-        return ((sid, data) for sid, data in self.all() if document_user_id(data) == wanted)
+        return ((sid, data) for sid, data in self.all() if doc.user_id(data) == wanted)
 
-    async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, Document]]:
+    async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, doc.Document]]:
         wanted = str(user_id)
         async for sid, data in self.aall():
-            if document_user_id(data) == wanted:
+            if doc.user_id(data) == wanted:
                 yield sid, data
 
-    # -- derived ----------------------------------------------------------
+    # -- adapters ---------------------------------------------------------------
 
-    @property
-    def supports_touch(self) -> bool:
-        return self._implements("touch")
-
-    def supports(self, operation: str) -> bool:
-        if operation == "user_sessions":  # the default scans all()
-            return type(self).user_sessions is not Store.user_sessions or self._implements("all")
-        if operation == "expired_sessions":  # sync only, no twin
-            return type(self).expired_sessions is not Store.expired_sessions
-        if operation in ("merge", "refresh"):  # the generic versions work everywhere
-            return True
-        return self._implements(operation)
-
-    # -- adapters ---------------------------------------------------------
-
-    def _implements(self, name: str) -> bool:
-        sync_name, async_name = _pair(name)
-        cls = type(self)
-        return getattr(cls, sync_name) is not getattr(Store, sync_name) or getattr(
-            cls, async_name
-        ) is not getattr(Store, async_name)
-
-    def _native_side(self, name: str) -> str | None:
-        """The side of ``name`` the backend implements: "sync", "async" or None.
+    def _side(self, name: str) -> str | None:
+        """The side of ``name`` the backend implements: "sync", "async", "both" or None.
 
         The backend is the class nearest to Store that defines either side;
-        subclasses above it (spies, instrumentation) only wrap, so wrapping
-        both sides of an atomic sync ``merge`` keeps it atomic. None: both
-        sides or neither (then each side has its own generic version).
+        subclasses above it (spies, instrumentation) only wrap.
         """
+        key = (type(self), name)
+        try:
+            return _SIDES[key]
+        except KeyError:
+            pass
+        side = None
         for cls in reversed(type(self).__mro__):
             if cls is Store or not issubclass(cls, Store):
                 continue
             sync, async_ = name in cls.__dict__, "a" + name in cls.__dict__
             if sync or async_:
-                return None if sync and async_ else ("sync" if sync else "async")
-        return None
+                side = "both" if sync and async_ else ("sync" if sync else "async")
+                break
+        _SIDES[key] = side
+        return side
+
+    async def _in_thread(self, function: Any, *args: Any) -> Any:
+        if not self.blocking:
+            return function(*args)
+        return await sync_to_async(function, thread_sensitive=True)(*args)
 
     def _to_sync(self, name: str, *args: Any) -> Any:
-        _, async_name = _pair(name)
-        if getattr(type(self), async_name) is getattr(Store, async_name):
+        if self._side(name) not in ("async", "both"):
             raise NotImplementedError(f"subclasses of Store must provide {name}()")
-        return async_to_sync(getattr(self, async_name))(*args)
+        return async_to_sync(getattr(self, "a" + name))(*args)
 
     async def _to_async(self, name: str, *args: Any) -> Any:
-        if getattr(type(self), name) is getattr(Store, name):
+        if self._side(name) not in ("sync", "both"):
             raise NotImplementedError(f"subclasses of Store must provide {name}()")
-        return await sync_to_async(getattr(self, name), thread_sensitive=True)(*args)
+        return await self._in_thread(getattr(self, name), *args)
 
 
-def _pair(name: str) -> tuple[str, str]:
-    for pair in _PAIRS:
-        if name in pair:
-            return pair
-    raise ValueError(name)
+class SyncCalls:
+    """A store's sync operations as awaitables that never suspend (see ``drive.run``)."""
+
+    __slots__ = ("store",)
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def read(self, sid: str) -> Record | None:
+        return self.store.read(sid)
+
+    async def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        return self.store.replace(sid, data, version)
+
+    async def set(self, sid: str, data: doc.Document) -> None:
+        self.store.set(sid, data)
+
+    async def refresh(self, sid: str, data: doc.Document) -> bool:
+        return self.store.refresh(sid, data)
+
+    async def touch(self, sid: str, data: doc.Document) -> None:
+        self.store.touch(sid, data)
+
+    async def destroy(self, sid: str) -> None:
+        self.store.destroy(sid)
+
+
+class AsyncCalls(SyncCalls):
+    """The same operations through the store's async twins."""
+
+    __slots__ = ()
+
+    async def read(self, sid: str) -> Record | None:
+        return await self.store.aread(sid)
+
+    async def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        return await self.store.areplace(sid, data, version)
+
+    async def set(self, sid: str, data: doc.Document) -> None:
+        await self.store.aset(sid, data)
+
+    async def refresh(self, sid: str, data: doc.Document) -> bool:
+        return await self.store.arefresh(sid, data)
+
+    async def touch(self, sid: str, data: doc.Document) -> None:
+        await self.store.atouch(sid, data)
+
+    async def destroy(self, sid: str) -> None:
+        await self.store.adestroy(sid)
+
+
+Calls = SyncCalls
+
+
+async def merge_flow(
+    calls: Calls, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
+) -> doc.Document | None:
+    """Read, apply ``changes``, compare-and-set; on a conflict start from what is stored now."""
+    removed = list(removed)
+    record = await calls.read(sid)
+    for _ in range(MERGE_ATTEMPTS):
+        if record is None:
+            return None
+        stored = record.current_document(sid)
+        if stored is None:
+            return None  # malformed: nothing to merge into, and never revived
+        merged = merged_document(stored, changes, removed, cookie)
+        outcome = await calls.replace(sid, doc.Encoded(merged, doc.dumps(merged)), record.version)
+        if outcome.written:
+            return merged
+        record = outcome.current
+    raise StoreError(
+        f"{type(calls.store).__name__} could not save session changes: the session was changed by "
+        f"other requests {MERGE_ATTEMPTS} times in a row. Try again."
+    )

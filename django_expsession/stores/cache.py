@@ -1,38 +1,27 @@
 """The cache store: sessions in any Django cache (django-redis, memcached, locmem).
 
-A session is two cache entries with the same lifetime, the cookie's
-remaining lifetime (``TTL`` for a browser-session cookie):
+One cache entry per session, under ``KEY_PREFIX + id`` made into a key by
+the cache (its own ``KEY_PREFIX``, ``VERSION`` and ``KEY_FUNCTION`` apply).
 
-``<KEY_PREFIX>s:<sid>``
-    the express JSON document, as ``set()`` received it;
-``<KEY_PREFIX>e:<sid>``
-    a small JSON record ``{"expires": <ms>, "cookie": {...}}``: the stored
-    expiry and the session's current cookie.
+On a django-redis cache the store talks to Redis through the cache's own
+connection, with RedisStore's scripts (``redisops.py``): the entry is the
+express JSON text (the layout connect-redis reads, under the cache's key),
+its Redis expiry is the session's, and every read, save and touch is one
+round trip; a save compares and sets, atomically.
 
-Why two: express's ``touch`` replaces the stored ``cookie`` (so the next
-request sees the new ``expires``) and keeps the data. A cache cannot patch
-half a value, and rewriting the document on touch would undo the save of a
-request running at the same time. So touch reads the record (an expired
-session is never revived; ``TOUCH_AFTER`` compares against its expiry),
-moves the document's lifetime with ``cache.touch`` (no data rewritten) and
-rewrites only the small record; ``get`` reads both in one ``get_many`` and
-puts the record's cookie into the document. The record's expiry is also checked against the clock,
-so a session ends at exactly its expiry, whatever the cache's timeout
-granularity (timeouts are rounded up to whole seconds) or clock.
-
-The cache receives ``str`` values (JSON text), never Python objects, so the
-cache's serializer only ever frames a string: no pickled user data.
-
-CONCURRENCY = "merge": a cache has no transactions, so ``merge`` is the
-base class's read then write, last writer wins between the two. A save
-that changed no data (``refresh``) rewrites only the small record, like
-touch, so it never undoes another request's save.
+On any other cache the entry is the text ``"<expiry ms>:<express JSON>"``
+through Django's cache API: the prefix is the exact expiry (cache timeouts
+are whole seconds) and a touch rewrites only it. A save compares what is
+stored with what was read and then writes, under a lock of this process:
+atomic on LocMemCache (which lives in one process), and on shared caches
+(memcached, the database cache) as strong as the cache API allows, that is,
+a write of another process in the moment between the two can be lost.
 """
 
 from __future__ import annotations
 
-import json
 import math
+import threading
 from collections.abc import Iterator
 from functools import cache as memoize
 from importlib import import_module
@@ -41,12 +30,10 @@ from typing import Any
 from django.core.cache import BaseCache, caches
 
 from .. import document as doc
-from ..cookie import now_ms
+from ..clock import now_ms
 from . import cachekeys
-from .base import Store
-
-DOCUMENT = "s:"
-RECORD = "e:"
+from .base import Record, Replaced, Store
+from .redisops import RedisSessions
 
 
 @memoize
@@ -66,6 +53,15 @@ def _errors() -> tuple[type[BaseException], ...]:
     return tuple(found)
 
 
+_locks: dict[str, threading.Lock] = {}
+_locks_lock = threading.Lock()
+
+
+def _lock_for(alias: str) -> threading.Lock:
+    with _locks_lock:
+        return _locks.setdefault(alias, threading.Lock())
+
+
 class CacheStore(Store):
     """Sessions in the Django cache ``cache`` (an alias of ``CACHES``).
 
@@ -82,9 +78,28 @@ class CacheStore(Store):
             raise ValueError("key_prefix should be a string.")
         self.cache_alias = cache
         self.key_prefix = key_prefix
+        self._lock = _lock_for(cache)
+        if cache not in caches.settings:
+            raise ValueError(f"cache should be an alias of CACHES; there is no cache {cache!r}.")
+        self._redis: RedisSessions | None = None
+        if cachekeys.is_redis(caches[cache]):
+            self._redis = RedisSessions(self._made_key, self._made_user_key, self.ttl, self.touch_after)
 
     def __repr__(self) -> str:
         return f"<CacheStore cache={self.cache_alias!r}>"
+
+    @property
+    def capabilities(self) -> frozenset[str]:  # type: ignore[override]
+        found = {"touch", "clear_expired", "count_expired"}
+        if self._redis is not None:
+            found |= {"atomic", "shared", "user_sessions"}
+        elif cachekeys.is_local(self.cache):
+            found.add("atomic")
+        else:
+            found.add("shared")
+        if cachekeys.can_list(self.cache):
+            found |= {"all", "length", "clear", "user_sessions"}
+        return frozenset(found)
 
     @property
     def cache(self) -> BaseCache:
@@ -94,194 +109,172 @@ class CacheStore(Store):
     def address(self) -> str:
         return cachekeys.describe(self.cache_alias)
 
-    # -- entries -----------------------------------------------------------
+    def _made_key(self, sid: str) -> str:
+        return self.cache.make_key(self.key_prefix + sid)
 
-    def _keys(self, sid: str) -> tuple[str, str]:
-        return self.key_prefix + DOCUMENT + sid, self.key_prefix + RECORD + sid
+    def _made_user_key(self, user_id: str) -> str:
+        # Outside key_prefix: connect-redis would count the sets as sessions.
+        return self.cache.make_key("users:" + self.key_prefix + user_id)
+
+    def _client(self) -> Any:
+        return cachekeys.redis_client(self.cache_alias)
+
+    # -- the generic entry: "<expiry ms>:<json>" ------------------------------------
 
     @staticmethod
     def _timeout(expiry: int) -> int:
         # Whole seconds, rounded up: no cache drops an entry before the
-        # cookie expires; the record's expiry makes the exact cut.
+        # cookie expires; the entry's expiry makes the exact cut.
         return math.ceil((expiry - now_ms()) / 1000)
 
     @staticmethod
-    def _record(expiry: int, cookie: Any) -> str:
-        return json.dumps({"expires": expiry, "cookie": cookie}, separators=(",", ":"), ensure_ascii=False)
-
-    @staticmethod
-    def _read_record(sid: str, raw: Any) -> dict[str, Any] | None:
-        """The expiry record, or None (logged) when it is unreadable."""
-        try:
-            record = json.loads(raw)
-        except (TypeError, ValueError):
-            record = None
-        if not isinstance(record, dict) or type(record.get("expires")) is not int or "cookie" not in record:
-            doc.logger.warning("Session %r: stored expiry record is unreadable; treated as no session.", sid)
+    def _entry(value: Any) -> tuple[int, str] | None:
+        """(expiry, JSON text) of a live entry; None when absent, expired or unreadable."""
+        if not isinstance(value, str):
             return None
-        return record
-
-    def _merge(self, sid: str, values: dict[str, Any]) -> doc.Document | None:
-        """The live document from the two entries ``get_many`` returned."""
-        key, record_key = self._keys(sid)
-        document = doc.loads(values.get(key), sid)
-        if document is None or record_key not in values:
-            # No record (evicted alone): the cache's own expiry still holds.
-            return None if document is None or doc.is_expired(document) else document
-        record = self._read_record(sid, values[record_key])
-        if record is None or record["expires"] <= now_ms():
+        head, colon, text = value.partition(":")
+        if not colon or not head.isdigit():
             return None
-        document["cookie"] = record["cookie"]
-        return doc.validate(document, sid)
+        expiry = int(head)
+        return (expiry, text) if expiry > now_ms() else None
 
-    def _writes(self, sid: str, data: doc.Document) -> tuple[dict[str, str], int]:
-        key, record_key = self._keys(sid)
-        expiry = doc.store_expiry_ms(data, self.ttl)
-        entries = {key: doc.dumps(data), record_key: self._record(expiry, data["cookie"])}
-        return entries, self._timeout(expiry)
+    def _put(self, sid: str, expiry: int, text: str) -> None:
+        timeout = self._timeout(expiry)
+        if timeout > 0:
+            self.cache.set(self.key_prefix + sid, f"{expiry}:{text}", timeout)
+        else:  # already expired: express's store would drop it on read
+            self.cache.delete(self.key_prefix + sid)
 
-    # -- sync ----------------------------------------------------------------
+    # -- the request path ----------------------------------------------------------
 
-    def get(self, sid: str) -> doc.Document | None:
+    def read(self, sid: str) -> Record | None:
         with self._failures("load a session", _errors()):
-            values = self.cache.get_many(self._keys(sid))
-        return self._merge(sid, values)
+            if self._redis is not None:
+                return self._redis.read_sync(self._client(), sid)
+            entry = self._entry(self.cache.get(self.key_prefix + sid))
+        return None if entry is None else Record(text=entry[1], version=entry[1], expires_ms=entry[0])
 
     def set(self, sid: str, data: doc.Document) -> None:
-        entries, timeout = self._writes(sid, data)
         with self._failures("save a session", _errors()):
-            if timeout > 0:
-                self.cache.set_many(entries, timeout)
-            else:  # already expired: express's store would drop it on read
-                self.cache.delete_many(list(entries))
+            if self._redis is not None:
+                self._redis.write_sync(self._client(), sid, data)
+            else:
+                self._put(sid, doc.store_expiry_ms(data, self.ttl), doc.text_of(data))
 
-    def touch(self, sid: str, data: doc.Document) -> None:
-        key, record_key = self._keys(sid)
-        expiry = doc.store_expiry_ms(data, self.ttl)
-        with self._failures("touch a session", _errors()):
-            stored = self.cache.get(record_key)
-            if not self._touch_due(sid, stored, expiry):
-                return
-            timeout = self._timeout(expiry)
-            if timeout <= 0:
-                self.cache.delete_many([key, record_key])
-            elif self.cache.touch(key, timeout):  # never creates a session
-                self.cache.set(record_key, self._record(expiry, data["cookie"]), timeout)
+    def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        with self._failures("save a session", _errors()):
+            if self._redis is not None:
+                return self._redis.replace_sync(self._client(), sid, data, version)
+            text = doc.text_of(data)
+            with self._lock:
+                entry = self._entry(self.cache.get(self.key_prefix + sid))
+                if entry is None:
+                    return Replaced(False)
+                if entry[1] != version:
+                    return Replaced(
+                        False, current=Record(text=entry[1], version=entry[1], expires_ms=entry[0])
+                    )
+                self._put(sid, doc.store_expiry_ms(data, self.ttl), text)
+            return Replaced(True, text)
 
     def refresh(self, sid: str, data: doc.Document) -> bool:
-        key, record_key = self._keys(sid)
-        expiry = doc.store_expiry_ms(data, self.ttl)
         with self._failures("save a session", _errors()):
-            if not self._refresh_due(sid, self.cache.get(record_key)):
-                return False
-            timeout = self._timeout(expiry)
-            if timeout <= 0:
-                self.cache.delete_many([key, record_key])
-                return True
-            if not self.cache.touch(key, timeout):  # the document is gone
-                return False
-            self.cache.set(record_key, self._record(expiry, data["cookie"]), timeout)
-            return True
+            if self._redis is not None:
+                return self._redis.move_sync(self._client(), sid, data, touch_after=0)
+            return self._move(sid, data, touch_after=0)
 
-    def _refresh_due(self, sid: str, stored: Any) -> bool:
-        """Not ended by its record (a missing record leaves it to the document's entry)."""
-        if stored is None:
-            return True
-        record = self._read_record(sid, stored)
-        return record is not None and record["expires"] > now_ms()
+    def touch(self, sid: str, data: doc.Document) -> None:
+        with self._failures("touch a session", _errors()):
+            if self._redis is not None:
+                self._redis.move_sync(self._client(), sid, data, touch_after=self.touch_after)
+            else:
+                self._move(sid, data, touch_after=self.touch_after)
 
-    def _touch_due(self, sid: str, stored: Any, expiry: int) -> bool:
-        """Live (checked on the clock, like get) and not refreshed within TOUCH_AFTER."""
-        record = None if stored is None else self._read_record(sid, stored)
-        return (
-            record is not None
-            and record["expires"] > now_ms()
-            and not self._touch_skipped(record["expires"], expiry)
-        )
+    def _move(self, sid: str, data: doc.Document, *, touch_after: float) -> bool:
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        with self._lock:
+            entry = self._entry(self.cache.get(self.key_prefix + sid))
+            if entry is None:
+                return False
+            if not (touch_after and 0 <= expiry - entry[0] < touch_after * 1000):
+                self._put(sid, expiry, entry[1])
+            return True
 
     def destroy(self, sid: str) -> None:
         with self._failures("destroy a session", _errors()):
-            self.cache.delete_many(list(self._keys(sid)))
-
-    # -- async: the cache's own async API ------------------------------------
-
-    async def aget(self, sid: str) -> doc.Document | None:
-        with self._failures("load a session", _errors()):
-            values = await self.cache.aget_many(self._keys(sid))
-        return self._merge(sid, values)
-
-    async def aset(self, sid: str, data: doc.Document) -> None:
-        entries, timeout = self._writes(sid, data)
-        with self._failures("save a session", _errors()):
-            if timeout > 0:
-                await self.cache.aset_many(entries, timeout)
+            if self._redis is not None:
+                self._redis.destroy_sync(self._client(), sid)
             else:
-                await self.cache.adelete_many(list(entries))
+                self.cache.delete(self.key_prefix + sid)
 
-    async def atouch(self, sid: str, data: doc.Document) -> None:
-        key, record_key = self._keys(sid)
-        expiry = doc.store_expiry_ms(data, self.ttl)
-        with self._failures("touch a session", _errors()):
-            stored = await self.cache.aget(record_key)
-            if not self._touch_due(sid, stored, expiry):
-                return
-            timeout = self._timeout(expiry)
-            if timeout <= 0:
-                await self.cache.adelete_many([key, record_key])
-            elif await self.cache.atouch(key, timeout):
-                await self.cache.aset(record_key, self._record(expiry, data["cookie"]), timeout)
+    # -- listing: only where the cache can enumerate its keys -------------------------
 
-    async def arefresh(self, sid: str, data: doc.Document) -> bool:
-        key, record_key = self._keys(sid)
-        expiry = doc.store_expiry_ms(data, self.ttl)
-        with self._failures("save a session", _errors()):
-            if not self._refresh_due(sid, await self.cache.aget(record_key)):
-                return False
-            timeout = self._timeout(expiry)
-            if timeout <= 0:
-                await self.cache.adelete_many([key, record_key])
-                return True
-            if not await self.cache.atouch(key, timeout):
-                return False
-            await self.cache.aset(record_key, self._record(expiry, data["cookie"]), timeout)
-            return True
-
-    async def adestroy(self, sid: str) -> None:
-        with self._failures("destroy a session", _errors()):
-            await self.cache.adelete_many(list(self._keys(sid)))
-
-    # -- listing: only where the cache can enumerate its keys ---------------
-
-    def supports(self, operation: str) -> bool:
-        if operation in ("all", "length", "clear", "user_sessions"):
-            return cachekeys.can_list(self.cache)
-        if operation in ("expired_sessions",):
-            return False
-        return super().supports(operation)
-
-    def _sids(self) -> Iterator[str]:
-        prefix = self.key_prefix + DOCUMENT
-        for key in cachekeys.iter_keys(self.cache, prefix, self.cache_alias):
-            yield key[len(prefix) :]
+    def _records(self) -> Iterator[tuple[str, Record]]:
+        if self._redis is not None:
+            client = self._client()
+            prefix = self._made_key("")
+            for keys in cachekeys.redis_pages(client, prefix):
+                pipe = client.pipeline(transaction=False)
+                for key in keys:
+                    pipe.get(key)
+                    pipe.pexpiretime(key)
+                replies = pipe.execute()
+                for n, key in enumerate(keys):
+                    record = self._redis.record(replies[2 * n], replies[2 * n + 1])
+                    if record is not None:
+                        yield cachekeys.text(key)[len(prefix) :], record
+            return
+        sids = [
+            key[len(self.key_prefix) :]
+            for key in cachekeys.iter_keys(self.cache, self.key_prefix, self.cache_alias)
+        ]
+        for start in range(0, len(sids), 100):
+            batch = sids[start : start + 100]
+            values = self.cache.get_many([self.key_prefix + sid for sid in batch])
+            for sid in batch:
+                entry = self._entry(values.get(self.key_prefix + sid))
+                if entry is not None:
+                    yield sid, Record(text=entry[1], version=entry[1], expires_ms=entry[0])
 
     def all(self) -> Iterator[tuple[str, doc.Document]]:
         with self._failures("list sessions", _errors()):
-            sids = list(self._sids())
-            for start in range(0, len(sids), 100):
-                batch = sids[start : start + 100]
-                values = self.cache.get_many([key for sid in batch for key in self._keys(sid)])
-                for sid in batch:
-                    document = self._merge(sid, values)
-                    if document is not None:
-                        yield sid, document
+            for sid, record in self._records():
+                document = record.current_document(sid)
+                if document is not None:
+                    yield sid, document
 
     def length(self) -> int:
         return sum(1 for _ in self.all())
 
     def clear(self) -> None:
         with self._failures("clear sessions", _errors()):
-            for namespace in (DOCUMENT, RECORD):
-                cachekeys.delete_prefixed(self.cache, self.key_prefix + namespace, self.cache_alias)
+            if self._redis is not None:
+                client = self._client()
+                for prefix in (self._made_key(""), self._made_user_key("")):
+                    for keys in cachekeys.redis_pages(client, prefix, match_type=None):
+                        client.unlink(*keys)
+            else:
+                cachekeys.delete_prefixed(self.cache, self.key_prefix, self.cache_alias)
+
+    def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
+        if self._redis is None:
+            yield from super().user_sessions(user_id)
+            return
+        wanted = str(user_id)
+        client = self._client()
+        with self._failures("list a user's sessions", _errors()):
+            user_key = self._made_user_key(wanted)
+            sids = sorted(cachekeys.text(member) for member in client.smembers(user_key))
+            stale = []
+            for sid in sids:
+                record = self._redis.read_sync(client, sid)
+                document = None if record is None else record.current_document(sid)
+                if document is not None and doc.user_id(document) == wanted:
+                    yield sid, document
+                else:
+                    stale.append(sid)
+            if stale:
+                client.srem(user_key, *stale)
 
     def clear_expired(self) -> int:
         """Nothing to do: the cache drops expired entries itself."""

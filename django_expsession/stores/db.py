@@ -1,35 +1,28 @@
 """The database store: the ``Session`` model, one statement per operation.
 
-load = one SELECT by primary key that skips expired rows; save = one upsert
-(INSERT ... ON CONFLICT / ON DUPLICATE KEY UPDATE); touch = one UPDATE of
-the ``expires`` column; destroy = one DELETE. None of them opens a
-transaction of its own. Because touch moves only the column, the column is
-the truth: a loaded document's ``cookie.expires`` is read from it. (Other
-cookie changes that reach the store only through a touch, such as a new
-``originalMaxAge``, wait for the next save, as with connect-pg-simple.)
-
-merge (CONCURRENCY = "merge") is the one transaction: the row is read with
-``SELECT ... FOR UPDATE`` and written with one UPDATE, so concurrent merges
-of one session queue up on the row lock and none is lost. SQLite has no row
-locks; there a first, empty UPDATE of the row takes the database's write
-lock before the read (see :meth:`DatabaseStore.merge`). refresh, a save
-that changed no data, is one UPDATE of ``expires``, like touch.
+read = one SELECT by primary key that skips expired rows; a new session's
+save = one upsert; a loaded session's save = one UPDATE that compares and
+sets on the row's ``version`` (CONCURRENCY "merge"); touch and refresh = one
+UPDATE of the ``expires`` column; destroy = one DELETE. Each runs alone in
+autocommit (see ``sql.py``). Because touch moves only the column, the
+column is the truth for the expiry: a loaded document's ``cookie.expires``
+is read from it. (Other cookie changes that reach the store only through a
+touch, such as a new ``originalMaxAge``, wait for the next save, as with
+connect-pg-simple.)
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator
-from datetime import datetime, timedelta
+from collections.abc import Iterator
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from asgiref.sync import sync_to_async
 from django.db import Error, connections, router, transaction
-from django.db.models import F
-from django.utils import timezone
 
 from .. import document as doc
-from ..cookie import datetime_to_ms, format_iso, ms_to_datetime, now_ms
-from .base import Store, merged_document
+from ..clock import datetime_to_ms, ms_to_datetime, now_ms, utc_naive_to_ms
+from .base import Record, Replaced, Store
+from .sql import Statements, statements
 
 if TYPE_CHECKING:
     from django.db.models import QuerySet
@@ -56,6 +49,21 @@ class DatabaseStore(Store):
     ``touch_after``, ``batch_size`` (rows per ``clear_expired`` batch).
     """
 
+    capabilities = frozenset(
+        {
+            "touch",
+            "all",
+            "length",
+            "clear",
+            "clear_expired",
+            "count_expired",
+            "expired_sessions",
+            "user_sessions",
+            "atomic",
+            "shared",
+        }
+    )
+
     def __init__(self, *, using: str | None = None, batch_size: int = 1000, **options: float) -> None:
         super().__init__(**options)
         if using is not None and not isinstance(using, str):
@@ -64,6 +72,7 @@ class DatabaseStore(Store):
             raise ValueError("batch_size should be a whole number >= 1.")
         self.using = using
         self.batch_size = batch_size
+        self._sql: dict[str, Statements] = {}
 
     def __repr__(self) -> str:
         return f"<DatabaseStore using={self.db_for_write()!r}>"
@@ -87,133 +96,115 @@ class DatabaseStore(Store):
     def _objects(self, write: bool = False) -> QuerySet[Session]:
         return _model().objects.using(self.db_for_write() if write else self.db_for_read())
 
-    # -- rows <-> documents ----------------------------------------------
+    def _statements(self, alias: str) -> Statements:
+        found = self._sql.get(alias)
+        if found is None:
+            found = self._sql[alias] = statements(connections[alias], _model()._meta.db_table)
+        return found
+
+    def _execute(self, alias: str, sql: str, params: list[Any], *, fetch: bool = False) -> Any:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone() if fetch else cursor.rowcount
+
+    # -- rows -> records -----------------------------------------------------
 
     @staticmethod
-    def _document(sid: str, text: str, expires: datetime) -> doc.Document | None:
-        document = doc.loads(text, sid)
-        if document is not None and document["cookie"].get("expires") is not None:
-            # touch() moves only the column; the column is the truth.
-            # Integer arithmetic: timestamp() * 1000 loses a millisecond
-            # for some values through float rounding.
-            document["cookie"]["expires"] = format_iso(datetime_to_ms(expires))
-        return document
+    def _record(text: str, expires: datetime, version: int) -> Record:
+        return Record(text=text, version=version, expires_ms=utc_naive_to_ms(expires))
 
-    def _listing(self, **filters: Any) -> QuerySet[Session, tuple[str, str, datetime]]:
-        """``(sid, data, expires)`` rows matching ``filters``, in id order."""
-        return self._objects().filter(**filters).order_by("sid").values_list("sid", "data", "expires")
-
-    def _documents(self, rows: Iterable[tuple[str, str, datetime]]) -> Iterator[tuple[str, doc.Document]]:
-        for sid, text, expires in rows:
-            document = self._document(sid, text, expires)
+    def _rows(self, **filters: Any) -> Iterator[tuple[str, doc.Document]]:
+        """``(sid, document)`` of the rows matching ``filters``, in id order."""
+        rows = (
+            self._objects().filter(**filters).order_by("sid").values_list("sid", "data", "expires", "version")
+        )
+        for sid, text, expires, version in rows.iterator(chunk_size=self.batch_size):
+            document = Record(
+                text=text, version=version, expires_ms=datetime_to_ms(expires)
+            ).current_document(sid)
             if document is not None:
                 yield sid, document
 
-    def _row(self, sid: str, data: doc.Document) -> Session:
-        return _model()(
-            sid=sid,
-            data=doc.dumps(data),
-            expires=ms_to_datetime(doc.store_expiry_ms(data, self.ttl)),
-            user_id=doc.user_id(data),
-        )
+    # -- the request path ------------------------------------------------------
 
-    def _touch_filter(self, sid: str, data: doc.Document) -> tuple[QuerySet[Session], datetime]:
-        expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
-        now = ms_to_datetime(now_ms())
-        qs = self._objects(write=True).filter(sid=sid, expires__gt=now)
-        if self.touch_after:
-            # TOUCH_AFTER in the same statement: leave rows whose expiry was
-            # refreshed within touch_after (see Store._touch_skipped).
-            recent = expires - timedelta(seconds=self.touch_after)
-            qs = qs.exclude(expires__gt=recent, expires__lte=expires)
-        return qs, expires
-
-    _UPSERT_FIELDS = ("data", "expires", "user_id", "updated")
-
-    def _upsert_options(self) -> dict[str, Any]:
-        """One INSERT ... ON CONFLICT/ON DUPLICATE KEY UPDATE statement."""
-        features = connections[self.db_for_write()].features
-        options: dict[str, Any] = {"update_conflicts": True, "update_fields": list(self._UPSERT_FIELDS)}
-        if features.supports_update_conflicts_with_target:
-            options["unique_fields"] = ["sid"]  # MySQL/MariaDB take no target
-        return options
-
-    # -- sync ----------------------------------------------------------------
-
-    def get(self, sid: str) -> doc.Document | None:
-        now = ms_to_datetime(now_ms())
+    def read(self, sid: str) -> Record | None:
+        alias = self.db_for_read()
+        sql = self._statements(alias)
         with self._failures("load a session", _ERRORS):
-            # [:1], not first(): no ORDER BY for a primary-key lookup.
-            rows = list(self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires")[:1])
-        return self._document(sid, *rows[0]) if rows else None
+            row = self._execute(alias, sql.read, [sid, sql.when(now_ms())], fetch=True)
+        return None if row is None else self._record(*row)
 
     def set(self, sid: str, data: doc.Document) -> None:
-        row = self._row(sid, data)
+        alias = self.db_for_write()
+        sql = self._statements(alias)
+        now = now_ms()
+        expires = doc.store_expiry_ms(data, self.ttl)
         with self._failures("save a session", _ERRORS):
-            self._objects(write=True).bulk_create([row], **self._upsert_options())
+            if sql.insert is None:
+                self._orm_upsert(alias, sid, data, expires)
+                return
+            stamp = sql.when(now)
+            params = [sid, doc.text_of(data), sql.when(expires), doc.user_id(data), stamp, stamp]
+            self._execute(alias, sql.insert, params)
 
-    def touch(self, sid: str, data: doc.Document) -> None:
-        qs, expires = self._touch_filter(sid, data)
-        with self._failures("touch a session", _ERRORS):
-            qs.update(expires=expires)
+    def _orm_upsert(self, alias: str, sid: str, data: doc.Document, expires: int) -> None:
+        model = _model()
+        row = model(
+            sid=sid, data=doc.text_of(data), expires=ms_to_datetime(expires), user_id=doc.user_id(data)
+        )
+        options: dict[str, Any] = {
+            "update_conflicts": True,
+            "update_fields": ["data", "expires", "user_id", "updated"],
+        }
+        if connections[alias].features.supports_update_conflicts_with_target:
+            options["unique_fields"] = ["sid"]
+        with transaction.atomic(using=alias):
+            model.objects.using(alias).bulk_create([row], **options)
+
+    def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        alias = self.db_for_write()
+        sql = self._statements(alias)
+        now = sql.when(now_ms())
+        expires = sql.when(doc.store_expiry_ms(data, self.ttl))
+        params = [doc.text_of(data), expires, doc.user_id(data), now, sid, now, version]
+        with self._failures("save a session", _ERRORS):
+            if self._execute(alias, sql.replace, params) == 1:
+                return Replaced(True, version + 1)
+            row = self._execute(alias, sql.read, [sid, now], fetch=True)
+        return Replaced(False, current=None if row is None else self._record(*row))
 
     def refresh(self, sid: str, data: doc.Document) -> bool:
-        expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
-        qs = self._objects(write=True).filter(sid=sid, expires__gt=ms_to_datetime(now_ms()))
+        alias = self.db_for_write()
+        sql = self._statements(alias)
+        expires = sql.when(doc.store_expiry_ms(data, self.ttl))
         with self._failures("save a session", _ERRORS):
-            # Django asks MySQL/MariaDB for matched, not changed, rows.
-            return qs.update(expires=expires) > 0
+            # MySQL/MariaDB report matched rows (Django asks for them), not changed ones.
+            return bool(self._execute(alias, sql.refresh, [expires, sid, sql.when(now_ms())]) > 0)
 
-    def merge(
-        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
-    ) -> doc.Document | None:
-        """Atomic: ``SELECT ... FOR UPDATE`` then one UPDATE, in one transaction.
-
-        A surrounding transaction (``ATOMIC_REQUESTS``) is joined rather than
-        given a savepoint; the row stays locked until it commits. SQLite
-        ignores FOR UPDATE, and two transactions that both read before
-        writing would deadlock there (one fails with "database is locked"),
-        so on SQLite an UPDATE that changes nothing comes first: it takes
-        the write lock, and other writers wait for it (the connection's
-        ``timeout``) instead of failing.
-        """
+    def touch(self, sid: str, data: doc.Document) -> None:
         alias = self.db_for_write()
-        objects = self._objects(write=True)
-        now = ms_to_datetime(now_ms())
-        with self._failures("save a session", _ERRORS), transaction.atomic(using=alias, savepoint=False):
-            if not connections[alias].features.has_select_for_update:
-                objects.filter(sid=sid).update(expires=F("expires"))
-            row = (
-                objects.select_for_update()
-                .filter(sid=sid, expires__gt=now)
-                .values_list("data", "expires")
-                .first()
-            )
-            stored = None if row is None else self._document(sid, *row)
-            if stored is None:
-                return None
-            merged = merged_document(stored, changes, removed, cookie)
-            written = self._row(sid, merged)
-            objects.filter(sid=sid).update(
-                data=written.data, expires=written.expires, user_id=written.user_id, updated=timezone.now()
-            )
-        return merged
-
-    def _delete_one(self, sid: str) -> None:
-        # One DELETE statement: QuerySet.delete() would wrap it in
-        # BEGIN/COMMIT (three round trips) to collect cascades, and no
-        # model relates to sessions.
-        alias = self.db_for_write()
-        _model().objects.filter(sid=sid)._raw_delete(using=alias)
+        sql = self._statements(alias)
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        params = [sql.when(expiry), sid, sql.when(now_ms())]
+        statement = sql.refresh
+        if self.touch_after:
+            # TOUCH_AFTER in the same statement: leave rows whose expiry was
+            # refreshed within touch_after (see Store.touch_skipped).
+            statement = sql.touch_after
+            params += [sql.when(expiry - int(self.touch_after * 1000)), sql.when(expiry)]
+        with self._failures("touch a session", _ERRORS):
+            self._execute(alias, statement, params)
 
     def destroy(self, sid: str) -> None:
+        alias = self.db_for_write()
         with self._failures("destroy a session", _ERRORS):
-            self._delete_one(sid)
+            self._execute(alias, self._statements(alias).destroy, [sid])
+
+    # -- listing and maintenance (the ORM) ---------------------------------------
 
     def all(self) -> Iterator[tuple[str, doc.Document]]:
-        rows = self._listing(expires__gt=ms_to_datetime(now_ms()))
         with self._failures("list sessions", _ERRORS):
-            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
+            yield from self._rows(expires__gt=ms_to_datetime(now_ms()))
 
     def length(self) -> int:
         with self._failures("count sessions", _ERRORS):
@@ -221,7 +212,7 @@ class DatabaseStore(Store):
 
     def clear(self) -> None:
         with self._failures("clear sessions", _ERRORS):
-            self._objects(write=True).all().delete()
+            self._objects(write=True).all()._raw_delete(using=self.db_for_write())
 
     def clear_expired(self) -> int:
         """Delete expired rows in short batches (no long table lock)."""
@@ -251,62 +242,10 @@ class DatabaseStore(Store):
             return self._objects(write=True).filter(expires__lte=ms_to_datetime(now_ms())).count()
 
     def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
-        rows = self._listing(expires__lte=ms_to_datetime(now_ms()))
         with self._failures("list expired sessions", _ERRORS):
-            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
+            yield from self._rows(expires__lte=ms_to_datetime(now_ms()))
 
     def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
         """An index lookup on the ``user_id`` column."""
-        rows = self._listing(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))
         with self._failures("list a user's sessions", _ERRORS):
-            yield from self._documents(rows.iterator(chunk_size=self.batch_size))
-
-    # -- async (Django's async ORM) ----------------------------------------
-
-    async def aget(self, sid: str) -> doc.Document | None:
-        now = ms_to_datetime(now_ms())
-        qs = self._objects().filter(sid=sid, expires__gt=now).values_list("data", "expires")
-        with self._failures("load a session", _ERRORS):
-            rows = [row async for row in qs[:1]]
-        return self._document(sid, *rows[0]) if rows else None
-
-    async def aset(self, sid: str, data: doc.Document) -> None:
-        row = self._row(sid, data)
-        with self._failures("save a session", _ERRORS):
-            await self._objects(write=True).abulk_create([row], **self._upsert_options())
-
-    async def atouch(self, sid: str, data: doc.Document) -> None:
-        qs, expires = self._touch_filter(sid, data)
-        with self._failures("touch a session", _ERRORS):
-            await qs.aupdate(expires=expires)
-
-    async def arefresh(self, sid: str, data: doc.Document) -> bool:
-        expires = ms_to_datetime(doc.store_expiry_ms(data, self.ttl))
-        qs = self._objects(write=True).filter(sid=sid, expires__gt=ms_to_datetime(now_ms()))
-        with self._failures("save a session", _ERRORS):
-            return await qs.aupdate(expires=expires) > 0
-
-    # amerge: the base class runs merge() in a thread (the async ORM has
-    # no transactions).
-
-    async def adestroy(self, sid: str) -> None:
-        with self._failures("destroy a session", _ERRORS):
-            await sync_to_async(self._delete_one)(sid)
-
-    async def aall(self) -> AsyncIterator[tuple[str, doc.Document]]:
-        rows = self._listing(expires__gt=ms_to_datetime(now_ms()))
-        with self._failures("list sessions", _ERRORS):
-            async for row in rows:
-                for item in self._documents([row]):
-                    yield item
-
-    async def alength(self) -> int:
-        with self._failures("count sessions", _ERRORS):
-            return await self._objects().filter(expires__gt=ms_to_datetime(now_ms())).acount()
-
-    async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, doc.Document]]:
-        rows = self._listing(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))
-        with self._failures("list a user's sessions", _ERRORS):
-            async for row in rows:
-                for item in self._documents([row]):
-                    yield item
+            yield from self._rows(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))

@@ -3,21 +3,28 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, ClassVar
 
 from .. import document as doc
-from ..cookie import now_ms
-from .base import Store, merged_document
+from ..clock import now_ms
+from .base import Record, Replaced, Store
 
 
 class MemoryStore(Store):
-    """Keeps JSON strings, so callers never share objects with the store.
+    """Keeps each session as its JSON text, so requests never share objects.
 
+    A record is ``(text, expiry ms)``; the expiry is the truth (a touch
+    moves only it) and the text object itself is the record's version.
     Unlike express's MemoryStore it cannot leak: browser-session records get
     a TTL, expired records are swept as writes come in, and ``max_entries``
     caps the size (the records closest to expiry go first).
     """
+
+    capabilities = frozenset(
+        {"touch", "all", "length", "clear", "clear_expired", "count_expired", "expired_sessions", "atomic"}
+    )
+    blocking: ClassVar[bool] = False
 
     def __init__(self, *, max_entries: int = 10_000, sweep_every: int = 100, **options: float) -> None:
         super().__init__(**options)
@@ -36,16 +43,33 @@ class MemoryStore(Store):
             return None
         return record
 
-    def get(self, sid: str) -> doc.Document | None:
+    @staticmethod
+    def _record(record: tuple[str, int]) -> Record:
+        return Record(text=record[0], version=record[0], expires_ms=record[1])
+
+    def read(self, sid: str) -> Record | None:
         with self._lock:
             record = self._live(sid, now_ms())
-        return None if record is None else doc.loads(record[0], sid)
+        return None if record is None else self._record(record)
 
     def set(self, sid: str, data: doc.Document) -> None:
-        text = doc.dumps(data)
+        text = doc.text_of(data)
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
             self._put(sid, text, expiry)
+
+    def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
+        """Atomic: the comparison and the write happen under the store's lock."""
+        text = doc.text_of(data)
+        expiry = doc.store_expiry_ms(data, self.ttl)
+        with self._lock:
+            record = self._live(sid, now_ms())
+            if record is None:
+                return Replaced(False)
+            if record[0] is not version:
+                return Replaced(False, current=self._record(record))
+            self._put(sid, text, expiry)
+        return Replaced(True, text)
 
     def _put(self, sid: str, text: str, expiry: int) -> None:
         """Write a record (the lock held)."""
@@ -56,52 +80,37 @@ class MemoryStore(Store):
             self._sweep(now_ms())
 
     def touch(self, sid: str, data: doc.Document) -> None:
-        self._recookie(sid, data, skippable=True)
+        self._move(sid, data, skippable=True)
 
     def refresh(self, sid: str, data: doc.Document) -> bool:
-        return self._recookie(sid, data, skippable=False)
+        return self._move(sid, data, skippable=False)
 
-    def _recookie(self, sid: str, data: doc.Document, *, skippable: bool) -> bool:
-        """Give a live record ``data``'s cookie and expiry; False when it is gone."""
+    def _move(self, sid: str, data: doc.Document, *, skippable: bool) -> bool:
+        """Move a live record's expiry to ``data``'s cookie; False when it is gone."""
+        expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
             record = self._live(sid, now_ms())
             if record is None:
                 return False
-            expiry = doc.store_expiry_ms(data, self.ttl)
-            if skippable and self._touch_skipped(record[1], expiry):
-                return True
-            stored = doc.loads(record[0], sid)
-            if stored is None:
-                return False
-            stored["cookie"] = data["cookie"]
-            self._records[sid] = (doc.dumps(stored), expiry)
+            if not (skippable and self.touch_skipped(record[1], expiry)):
+                self._records[sid] = (record[0], expiry)
             return True
-
-    def merge(
-        self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
-    ) -> doc.Document | None:
-        """Atomic: the read and the write happen under the store's lock."""
-        with self._lock:
-            record = self._live(sid, now_ms())
-            stored = None if record is None else doc.loads(record[0], sid)
-            if stored is None:
-                return None
-            merged = merged_document(stored, changes, removed, cookie)
-            self._put(sid, doc.dumps(merged), doc.store_expiry_ms(merged, self.ttl))
-        return merged
 
     def destroy(self, sid: str) -> None:
         with self._lock:
             self._records.pop(sid, None)
 
+    def _documents(self, records: list[tuple[str, tuple[str, int]]]) -> Iterator[tuple[str, doc.Document]]:
+        for sid, record in records:
+            document = self._record(record).current_document(sid)
+            if document is not None:
+                yield sid, document
+
     def all(self) -> Iterator[tuple[str, doc.Document]]:
         with self._lock:
             self._sweep(now_ms())
             records = list(self._records.items())
-        for sid, (text, _) in records:
-            document = doc.loads(text, sid)
-            if document is not None:
-                yield sid, document
+        return self._documents(records)
 
     def length(self) -> int:
         with self._lock:
@@ -124,11 +133,8 @@ class MemoryStore(Store):
     def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
         now = now_ms()
         with self._lock:
-            records = [(sid, text) for sid, (text, expiry) in self._records.items() if expiry <= now]
-        for sid, text in records:
-            document = doc.loads(text, sid)
-            if document is not None:
-                yield sid, document
+            records = [(sid, record) for sid, record in self._records.items() if record[1] <= now]
+        return self._documents(records)
 
     def _sweep(self, now: int) -> int:
         expired = [sid for sid, (_, expiry) in self._records.items() if expiry <= now]

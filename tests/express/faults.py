@@ -12,7 +12,7 @@ from typing import Any
 
 from django.utils.module_loading import import_string
 
-from django_expsession.stores.base import Store
+from django_expsession.stores.base import Record, Store
 
 from .. import spy
 
@@ -33,17 +33,25 @@ def _raising(op: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
     return sync, async_
 
 
-def _without_cookie(base: type[Store]) -> tuple[Callable[..., Any], Callable[..., Any]]:
-    """``get`` as another program might have written the record: no ``cookie``."""
+# The request path loads with ``read`` and saves with ``set``, ``replace``
+# (compare-and-set) or ``refresh``: a fault in "get" or "set" is a fault in all of them.
+_ALSO = {"get": ("read",), "set": ("replace", "refresh", "merge")}
 
-    def strip(document: Any) -> Any:
-        return None if document is None else {k: v for k, v in document.items() if k != "cookie"}
+
+def _without_cookie(base: type[Store]) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """``read`` as another program might have written the record: no ``cookie``."""
+
+    def strip(record: Record | None) -> Record | None:
+        if record is None:
+            return None
+        document = {k: v for k, v in record.parsed().items() if k != "cookie"}
+        return Record(document=document, version=record.version)
 
     def sync(self: Store, sid: str) -> Any:
-        return strip(base.get(self, sid))
+        return strip(base.read(self, sid))
 
     async def async_(self: Store, sid: str) -> Any:
-        return strip(await base.aget(self, sid))
+        return strip(await base.aread(self, sid))
 
     return sync, async_
 
@@ -62,7 +70,8 @@ def failing(backend: str, *ops: str) -> str:
     def build(base: type[Store]) -> dict[str, Any]:
         namespace: dict[str, Any] = {}
         for op in ops:
-            namespace[op], namespace["a" + op] = _raising(op)
+            for name in (op, *_ALSO.get(op, ())):
+                namespace[name], namespace["a" + name] = _raising(op)
         return namespace
 
     return _subclass(backend, "Failing" + "".join(op.title() for op in ops), build)
@@ -73,6 +82,6 @@ def cookieless(backend: str) -> str:
 
     def build(base: type[Store]) -> dict[str, Any]:
         sync, async_ = _without_cookie(base)
-        return {"get": sync, "aget": async_}
+        return {"read": sync, "aread": async_}
 
     return _subclass(backend, "Cookieless", build)

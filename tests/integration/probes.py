@@ -15,6 +15,7 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 
 from django_expsession.document import Document
+from django_expsession.stores.base import Record, Replaced
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
 
@@ -32,9 +33,9 @@ def _record(op: str) -> None:
 class AsyncMemoryStore(MemoryStore):
     """A MemoryStore that is async-capable: its twins run inline, no thread hop."""
 
-    def get(self, sid: str) -> Document | None:
-        _record("get")
-        return super().get(sid)
+    def read(self, sid: str) -> Record | None:
+        _record("read")
+        return super().read(sid)
 
     def set(self, sid: str, data: Document) -> None:
         _record("set")
@@ -48,9 +49,9 @@ class AsyncMemoryStore(MemoryStore):
         _record("destroy")
         super().destroy(sid)
 
-    async def aget(self, sid: str) -> Document | None:
-        _record("aget")
-        return MemoryStore.get(self, sid)
+    async def aread(self, sid: str) -> Record | None:
+        _record("aread")
+        return MemoryStore.read(self, sid)
 
     async def aset(self, sid: str, data: Document) -> None:
         _record("aset")
@@ -65,13 +66,13 @@ class AsyncMemoryStore(MemoryStore):
         MemoryStore.destroy(self, sid)
 
     # CONCURRENCY = "merge" (the default) saves a loaded session with these.
-    def merge(self, sid: str, *args: Any) -> Document | None:
-        _record("merge")
-        return super().merge(sid, *args)
+    def replace(self, sid: str, *args: Any) -> Replaced:
+        _record("replace")
+        return super().replace(sid, *args)
 
-    async def amerge(self, sid: str, *args: Any) -> Document | None:
-        _record("amerge")
-        return MemoryStore.merge(self, sid, *args)
+    async def areplace(self, sid: str, *args: Any) -> Replaced:
+        _record("areplace")
+        return MemoryStore.replace(self, sid, *args)
 
     def refresh(self, sid: str, data: Document) -> bool:
         _record("refresh")
@@ -98,27 +99,15 @@ def _recorded(op: str, method: Callable[..., Any]) -> Callable[..., Any]:
     return sync
 
 
-# The database store as shipped (Django's async ORM under its async twins),
-# recording where the middleware calls it from.
+# The database store as shipped (its sync statements in a worker thread
+# under the base class's async twins), recording where the middleware calls it from.
 RecordingDatabaseStore = type(
     "RecordingDatabaseStore",
     (DatabaseStore,),
     {
         op: _recorded(op, getattr(DatabaseStore, op))
-        # (The sync merge is left out: amerge runs it in a worker thread, the
-        # way the async ORM runs its queries.)
-        for op in (
-            "get",
-            "set",
-            "touch",
-            "destroy",
-            "aget",
-            "aset",
-            "atouch",
-            "adestroy",
-            "amerge",
-            "arefresh",
-        )
+        # (Only the async twins: each runs the sync statement in a worker thread.)
+        for op in ("aread", "aset", "atouch", "adestroy", "areplace", "arefresh")
     },
 )
 

@@ -82,9 +82,9 @@ def test_async_path_stays_on_the_event_loop_thread(server):
 
     loop_thread = first["view"]["thread"]
     assert first["view"]["main"] and second["view"]["thread"] == loop_thread
-    # new session: saved after the view; known session: loaded, then saved
-    # (its own changes merged: CONCURRENCY "merge", the default).
-    assert [entry["op"] for entry in log] == ["aset", "aget", "amerge"]
+    # new session: saved after the view; known session: read, then saved
+    # by compare-and-set on what was read (CONCURRENCY "merge", the default).
+    assert [entry["op"] for entry in log] == ["aset", "aread", "areplace"]
     # The middleware called the async API from the event loop thread itself:
     # no sync_to_async hop around the middleware or the store call.
     assert {entry["thread"] for entry in log} == {loop_thread}
@@ -99,7 +99,7 @@ def test_a_sync_view_runs_in_a_worker_thread_while_the_middleware_stays_async(se
 
     assert not sync["view"]["main"]
     assert sync["view"]["thread"] != loop_thread
-    assert [entry["op"] for entry in log] == ["aget", "amerge"]
+    assert [entry["op"] for entry in log] == ["aread", "areplace"]
     assert {entry["thread"] for entry in log} == {loop_thread}
 
 

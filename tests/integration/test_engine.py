@@ -19,6 +19,7 @@ from freezegun import freeze_time
 from django_expsession import signing
 from django_expsession.engine import SessionStore
 from django_expsession.models import Session as StoredSession
+from django_expsession.stores.base import Record
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
 
@@ -383,15 +384,15 @@ async def test_channels_ignores_a_forged_cookie(site):
 class CorruptStore(MemoryStore):
     """A real memory store whose records lost their cookie object."""
 
-    def get(self, sid: str) -> dict[str, Any] | None:
-        document = super().get(sid)
-        return None if document is None else {**document, "cookie": "not an object"}
+    def read(self, sid: str) -> Record | None:
+        record = super().read(sid)
+        return None if record is None else Record(document={**record.parsed(), "cookie": "not an object"})
 
 
 def test_a_corrupt_record_is_no_session_and_is_logged(site, caplog):
     site.configure(**SITE_SETTINGS, STORE={"BACKEND": "tests.integration.test_engine.CorruptStore"})
     key = _saved(a=11).session_key
-    with caplog.at_level("WARNING", logger="django.security.SuspiciousSession"):
+    with caplog.at_level("WARNING", logger="django.security.expsession"):
         session = SessionStore(key)
         assert session.get("a") is None
     assert session.session_key is None

@@ -10,10 +10,11 @@ import pytest
 from django.core.cache import caches
 
 from django_expsession import document as doc
-from django_expsession.cookie import Cookie, datetime_to_ms, format_iso
+from django_expsession.clock import datetime_to_ms, format_iso
+from django_expsession.cookie import Cookie
 from django_expsession.models import Session
 from django_expsession.stores.base import Store
-from django_expsession.stores.cache import DOCUMENT, RECORD, CacheStore
+from django_expsession.stores.cache import CacheStore
 from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
 from django_expsession.stores.redis import RedisStore
@@ -71,7 +72,11 @@ def raw(store: Store, sid: str) -> Any:
     if isinstance(store, RedisStore):
         return store.client.get(store.key(sid)).decode()
     assert isinstance(store, CacheStore)
-    return caches[store.cache_alias].get(store.key_prefix + DOCUMENT + sid)
+    if store._redis is not None:
+        held = store._client().get(store._made_key(sid))
+        return None if held is None else held.decode()
+    entry = caches[store.cache_alias].get(store.key_prefix + sid)
+    return None if entry is None else entry.partition(":")[2]
 
 
 def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
@@ -86,9 +91,10 @@ def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
         store.client.set(store.key(sid), text, pxat=ms)
     else:
         assert isinstance(store, CacheStore)
-        cache = caches[store.cache_alias]
-        cache.set(store.key_prefix + DOCUMENT + sid, text, int(expires_in))
-        cache.set(store.key_prefix + RECORD + sid, f'{{"expires":{ms},"cookie":{{}}}}', int(expires_in))
+        if store._redis is not None:
+            store._client().set(store._made_key(sid), text, pxat=ms)
+        else:
+            caches[store.cache_alias].set(store.key_prefix + sid, f"{ms}:{text}", int(expires_in))
 
 
 @pytest.fixture(scope="session", autouse=True)

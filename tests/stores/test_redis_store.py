@@ -33,13 +33,13 @@ from freezegun import freeze_time
 
 from django_expsession import document as doc
 from django_expsession import signing
-from django_expsession.cookie import datetime_to_ms, format_iso
+from django_expsession.clock import datetime_to_ms, format_iso
 from django_expsession.stores import StoreError, build_store
 from django_expsession.stores.redis import RedisStore
 
 from .. import services
 from .conftest import T0, at, document, iso, touched
-from .test_costs import CountingConnection
+from .test_costs import CountingConnection, warm_up
 
 REDIS_STORES = ["redis-url", "redis-cache"]
 in_both = pytest.mark.parametrize("store_name", REDIS_STORES)
@@ -202,9 +202,9 @@ def test_expiry_times_are_absolute_so_a_clock_frozen_in_the_real_past_loses_sess
 def test_a_logged_in_session_is_indexed_under_its_user(make_store, server):
     store = make_store()
     store.set("sid-1", document(max_age=60, _auth_user_id="42"))
-    assert server.smembers("sess:user:42") == {b"sid-1"}
-    assert server.type("sess:user:42") == b"set"
-    assert server.pexpiretime("sess:user:42") == server.pexpiretime("sess:sid-1")
+    assert server.smembers("expsession-users:sess:42") == {b"sid-1"}
+    assert server.type("expsession-users:sess:42") == b"set"
+    assert server.pexpiretime("expsession-users:sess:42") == server.pexpiretime("sess:sid-1")
 
 
 @in_both
@@ -213,14 +213,14 @@ def test_the_user_index_lives_as_long_as_the_users_longest_session(make_store, s
     with freeze_time(T0) as clock:
         store.set("long", document(max_age=600, _auth_user_id="42"))
         store.set("short", document(max_age=60, _auth_user_id="42"))
-        assert server.pexpiretime("sess:user:42") == server.pexpiretime("sess:long")
+        assert server.pexpiretime("expsession-users:sess:42") == server.pexpiretime("sess:long")
         clock.move_to(at(590))
         stored = document(max_age=600, _auth_user_id="42")
         store.set("short", stored)  # saved again: now the longest
-        assert server.pexpiretime("sess:user:42") == datetime_to_ms(at(1190))
+        assert server.pexpiretime("expsession-users:sess:42") == datetime_to_ms(at(1190))
         clock.move_to(at(1000))
         store.touch("short", touched(stored))  # a touch extends the index too
-        assert server.pexpiretime("sess:user:42") == datetime_to_ms(at(1600))
+        assert server.pexpiretime("expsession-users:sess:42") == datetime_to_ms(at(1600))
 
 
 @in_both
@@ -236,7 +236,7 @@ def test_user_sessions_lists_live_sessions_of_that_user_and_drops_stale_members(
         assert [(sid, data["n"]) for sid, data in store.user_sessions(42)] == [("a", "a"), ("b", "b")]
         clock.move_to(at(10))  # b has expired
         assert [sid for sid, _ in store.user_sessions("42")] == ["a"]
-        assert server.smembers("sess:user:42") == {b"a"}
+        assert server.smembers("expsession-users:sess:42") == {b"a"}
         assert sorted(sid for sid, _ in store.user_sessions(7)) == ["c", "other"]
         assert list(store.user_sessions(999)) == []
 
@@ -247,9 +247,9 @@ def test_destroy_removes_the_session_from_its_users_index(make_store, server):
     store.set("a", document(_auth_user_id="42"))
     store.set("b", document(_auth_user_id="42"))
     store.destroy("a")
-    assert server.smembers("sess:user:42") == {b"b"}
+    assert server.smembers("expsession-users:sess:42") == {b"b"}
     store.destroy("b")
-    assert server.exists("sess:user:42") == 0
+    assert server.exists("expsession-users:sess:42") == 0
     assert list(store.user_sessions(42)) == []
 
 
@@ -308,7 +308,7 @@ def test_clear_and_listing_keep_to_this_prefix_even_with_glob_characters(make_st
         assert [sid for sid, _ in store.all()] == ["mine"]
         assert store.length() == 1
         store.clear()
-        assert server.exists("a*[b]?\\:mine", "a*[b]?\\:user:1") == 0
+        assert server.exists("a*[b]?\\:mine", "expsession-users:a*[b]?\\:1") == 0
         assert lookalike.get("theirs") is not None
         assert server.get("unrelated") == b"x"
     finally:
@@ -357,7 +357,7 @@ def counted(settings: Any, expsession: Any) -> Callable[..., RedisStore]:
 
     def make(**options: Any) -> RedisStore:
         store = expsession.configure(spy_on=False, STORE_OPTIONS={"CACHE": "counted", **options})
-        store.get("warm-up")  # the connection's handshake happens here
+        warm_up(store)  # the handshake, and the scripts' first load
         return store  # type: ignore[no-any-return]
 
     return make
@@ -373,31 +373,33 @@ USER = {"_auth_user_id": "42"}
 
 
 @pytest.mark.parametrize("store_name", ["redis-cache"])
-def test_each_operation_is_one_round_trip_and_a_touch_two(counted):
+def test_each_operation_is_one_round_trip(counted):
     store = counted()
     anonymous, logged_in = document(n=1), document(n=1, **USER)
-    assert commands(lambda: store.get("sid-1")) == [["GET", "PEXPIRETIME"]]
-    assert commands(lambda: store.set("sid-1", anonymous)) == [["SET"]]
-    assert commands(lambda: store.set("sid-2", logged_in)) == [
-        ["MULTI", "SET", "SADD", "PEXPIREAT", "PEXPIREAT", "EXEC"]
-    ]
-    # touch: read the stored expiry (TOUCH_AFTER, no revival), then move it.
-    assert commands(lambda: store.touch("sid-1", touched(anonymous))) == [["PEXPIRETIME"], ["PEXPIREAT"]]
-    assert commands(lambda: store.touch("sid-2", touched(logged_in))) == [
-        ["PEXPIRETIME"],
-        ["MULTI", "PEXPIREAT", "PEXPIREAT", "EXEC"],
-    ]
-    assert commands(lambda: store.destroy("sid-1")) == [["GETDEL"]]
-    assert commands(lambda: store.destroy("sid-2")) == [["GETDEL"], ["SREM"]]
-    assert commands(lambda: store.touch("sid-1", touched(anonymous))) == [["PEXPIRETIME"]]  # gone
+    one_script_call = [["EVALSHA"]]
+    assert commands(lambda: store.get("sid-1")) == one_script_call
+    assert commands(lambda: store.set("sid-1", anonymous)) == one_script_call
+    assert commands(lambda: store.set("sid-2", logged_in)) == one_script_call  # the index too
+    # touch: TOUCH_AFTER and "never revive" are decided by the script, with the move.
+    assert commands(lambda: store.touch("sid-1", touched(anonymous))) == one_script_call
+    assert commands(lambda: store.touch("sid-2", touched(logged_in))) == one_script_call
+    assert commands(lambda: store.destroy("sid-1")) == one_script_call
+    assert commands(lambda: store.destroy("sid-2")) == one_script_call  # out of the index too
+    assert commands(lambda: store.touch("sid-1", touched(anonymous))) == one_script_call  # gone
+    assert store.get("sid-1") is None
+    assert server_sets(store) == []
 
 
 @pytest.mark.parametrize("store_name", ["redis-cache"])
-def test_a_touch_skipped_by_touch_after_costs_one_read(counted):
+def test_a_touch_skipped_by_touch_after_costs_one_round_trip(counted):
     store = counted(TOUCH_AFTER=60)
     stored = document(**USER)
     store.set("sid-1", stored)
-    assert commands(lambda: store.touch("sid-1", touched(stored))) == [["PEXPIRETIME"]]
+    assert commands(lambda: store.touch("sid-1", touched(stored))) == [["EVALSHA"]]
+
+
+def server_sets(store: RedisStore) -> list[Any]:
+    return list(store.client.scan_iter(match=store.index_prefix + "*"))
 
 
 @pytest.mark.parametrize("store_name", ["redis-cache"])
@@ -427,23 +429,22 @@ async def test_the_async_twins_send_the_same_commands(make_store):
     await sync_to_async(make_store)()  # an empty db
     store = AsyncCountingRedisStore(url=services.REDIS_URL)
     anonymous, logged_in = document(n=1), document(n=1, **USER)
-    await store.aget("warm-up")
+    await sync_to_async(warm_up)(RedisStore(url=services.REDIS_URL))  # the scripts, loaded once
+    await store.aget("warm-up")  # this client's handshake
 
     async def acommands(operation: Callable[[], Any]) -> list[list[str]]:
         CountingConnection.sent.clear()
         await operation()
         return list(CountingConnection.sent)
 
-    assert await acommands(lambda: store.aget("sid-1")) == [["GET", "PEXPIRETIME"]]
-    assert await acommands(lambda: store.aset("sid-1", anonymous)) == [["SET"]]
-    assert await acommands(lambda: store.aset("sid-2", logged_in)) == [
-        ["MULTI", "SET", "SADD", "PEXPIREAT", "PEXPIREAT", "EXEC"]
-    ]
-    assert await acommands(lambda: store.atouch("sid-1", touched(anonymous))) == [
-        ["PEXPIRETIME"],
-        ["PEXPIREAT"],
-    ]
-    assert await acommands(lambda: store.adestroy("sid-2")) == [["GETDEL"], ["SREM"]]
+    for operation in (
+        lambda: store.aget("sid-1"),
+        lambda: store.aset("sid-1", anonymous),
+        lambda: store.aset("sid-2", logged_in),
+        lambda: store.atouch("sid-1", touched(anonymous)),
+        lambda: store.adestroy("sid-2"),
+    ):
+        assert await acommands(operation) == [["EVALSHA"]]
     await store.aclear()
 
 
@@ -458,7 +459,7 @@ async def test_async_twins_keep_the_user_index(make_store, server):
     assert [(sid, data["n"]) async for sid, data in store.auser_sessions(42)] == [("a", 1), ("b", 2)]
     await store.adestroy("a")
     assert [sid async for sid, _ in store.auser_sessions("42")] == ["b"]
-    assert await sync_to_async(server.smembers)("sess:user:42") == {b"b"}
+    assert await sync_to_async(server.smembers)("expsession-users:sess:42") == {b"b"}
     assert await store.acount_expired() == 0
 
 

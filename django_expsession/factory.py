@@ -1,0 +1,103 @@
+"""The one place sessions are made, for the middleware and the SESSION_ENGINE adapter.
+
+A :class:`SessionFactory` pairs the settings snapshot with the configured
+store. It makes new sessions lazily (no id, no cookie until asked for),
+inflates stored records (each checked here, once: a malformed one is no
+session, logged), and resolves ``"auto"`` cookie values against the request.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from django.http import HttpRequest
+
+from . import conf, events
+from . import document as doc
+from .cookie import Cookie
+from .requestinfo import is_secure
+from .session import RESERVED_KEY, Session
+from .stores import Store, get_store
+from .stores.base import Record
+
+
+class SessionFactory:
+    """Sessions for one settings snapshot and one store."""
+
+    def __init__(self, settings: conf.Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    def new_id(self, request: HttpRequest | None) -> str:
+        sid: Any = self.settings.genid(HttpRequest() if request is None else request)
+        if not isinstance(sid, str) or not sid:
+            raise TypeError(f"EXPSESSION['GENID'] must return a non-empty str, not {sid!r}.")
+        return sid
+
+    def new_cookie(self, request: HttpRequest | None, options: Mapping[str, Any] | None) -> Cookie:
+        """A new session's cookie; 'auto' is resolved now and stored with it (express)."""
+        if options is None:
+            options = self.options(request)
+        secure = options.get("secure")
+        samesite = options.get("sameSite")
+        if secure == "auto" or samesite == "auto":
+            https = request is not None and is_secure(request, self.settings.proxy)
+            resolved = dict(options)
+            if secure == "auto":
+                resolved["secure"] = https
+            if samesite == "auto":
+                resolved["sameSite"] = "none" if https else "lax"
+            options = resolved
+        return Cookie.from_options(dict(options))
+
+    def options(self, request: HttpRequest | None) -> Mapping[str, Any]:
+        return self.settings.cookie_options(HttpRequest() if request is None else request)
+
+    def new(self, request: HttpRequest | None, options: Mapping[str, Any] | None = None) -> Session:
+        """A new session: its id and cookie are made when first needed."""
+        return Session(self, request, options)
+
+    def unpack(
+        self, record: Record, sid: str, request: HttpRequest | None
+    ) -> tuple[dict[str, Any], Cookie] | None:
+        """(data, cookie) of a stored record; None, logged, when it is malformed."""
+        try:
+            document = record.parsed()
+            if record.text is None:
+                doc.check_tree(document)
+            expires = doc.check(document)
+        except doc.InvalidDocumentError as exc:
+            events.rejected("invalid-document", sid, request, exc.reason)
+            return None
+        if record.expires_ms is not None and expires is not None:
+            expires = record.expires_ms  # touch moved only the store's own expiry
+        data = dict(document) if record.text is None else document
+        cookie = Cookie.from_json(data.pop(RESERVED_KEY), expires)
+        return data, cookie
+
+    def inflate(
+        self, record: Record, sid: str, request: HttpRequest | None, options: Mapping[str, Any] | None = None
+    ) -> Session | None:
+        """The session a stored record holds, or None when it is malformed."""
+        unpacked = self.unpack(record, sid, request)
+        if unpacked is None:
+            return None
+        data, cookie = unpacked
+        return Session(self, request, options, sid=sid, data=data, cookie=cookie, record=record)
+
+
+_lock = threading.Lock()
+_factory: SessionFactory | None = None
+
+
+def current() -> SessionFactory:
+    """The factory for the current settings and store."""
+    global _factory
+    settings, store = conf.current(), get_store()
+    found = _factory
+    if found is None or found.settings is not settings or found.store is not store:
+        with _lock:
+            found = _factory = SessionFactory(settings, store)
+    return found
