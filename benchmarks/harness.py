@@ -1,16 +1,14 @@
-"""Settings, handlers and prepared requests for ``compare.py``.
+"""Settings, variants, scenarios and prepared requests for ``compare.py``.
 
-One process holds both session apps. Each variant owns a ``WSGIHandler``
-built while ``override_settings`` gave it its own ``MIDDLEWARE`` (and, for
-contrib.sessions, its ``SESSION_ENGINE``): a handler instantiates its
-middleware once, at construction, and Django's ``SessionMiddleware`` binds
-the engine in its ``__init__``, so the handler keeps that stack after the
-override ends. django-expsession reads ``EXPSESSION`` and its store at
-request time instead, so an expsession variant is *activated* before each
-of its requests, outside the timed region: ``settings.EXPSESSION`` is set
-to the variant's configuration and ``stores._store`` (the instance
-``get_store()`` hands out) to the variant's store, built once so that a
-MemoryStore keeps its records between requests.
+One process benchmarks one store. It holds three (or four) request stacks,
+each a ``WSGIHandler`` built with its own ``MIDDLEWARE``: none, Django's
+``SessionMiddleware`` with the engine equivalent to the store, and
+django-expsession's middleware on the store (on Redis twice: CacheStore and
+RedisStore on the same server). A handler instantiates its middleware
+once, and Django's middleware binds its engine then, so each Django stack
+keeps its engine. django-expsession reads its settings snapshot and store
+per request, so before each of its requests (outside the timed region) the
+variant's snapshot and store are put in place.
 """
 
 from __future__ import annotations
@@ -36,22 +34,105 @@ from django.urls import path  # noqa: E402
 # contrib.sessions' defaults, restated on the expsession side: a persistent
 # cookie of two weeks, HttpOnly, SameSite=Lax, Path=/.
 COOKIE_AGE = 1_209_600
-EXPSESSION_COOKIE = {"MAX_AGE": COOKIE_AGE, "SAMESITE": "Lax"}
-COMPARABLE = {"RESAVE": False, "SAVE_UNINITIALIZED": False}  # Django saves when modified
-EXPRESS_DEFAULTS = {"RESAVE": True, "SAVE_UNINITIALIZED": True}
+TOUCH_AFTER = 600
+OURS = {
+    "RESAVE": False,  # Django saves when modified: the comparable express settings
+    "SAVE_UNINITIALIZED": False,
+    "COOKIE": {"MAX_AGE": COOKIE_AGE, "SAMESITE": "Lax"},
+    "SECRET": "benchmark-secret",
+}
 DJANGO_MIDDLEWARE = "django.contrib.sessions.middleware.SessionMiddleware"
 EXPSESSION_MIDDLEWARE = "django_expsession.middleware.SessionMiddleware"
+VISITORS = 1000
 
 SCENARIOS = {
+    "new": "no cookie; the view writes one value (a new session is stored)",
+    "untouched": "no cookie; the view never touches request.session",
+    "untouched-cookie": "a session cookie; the view never touches request.session",
     "read": "a session cookie; the view reads one value",
     "write": "a session cookie; the view changes one value",
-    "new": "no cookie; the view writes one value (a new session is stored)",
-    "none": "no cookie; the view never touches request.session",
+    "visitors": f"{VISITORS} distinct returning visitors in turn; the view reads one value",
+    "login": "a session cookie; the view sets several keys and a nested dict, then cycle_key()",
 }
+PATHS = {
+    "new": "/write",
+    "untouched": "/none",
+    "untouched-cookie": "/none",
+    "read": "/read",
+    "write": "/write",
+    "visitors": "/read",
+    "login": "/login",
+}
+# Scenarios whose requests carry a seeded session's cookie.
+WITH_COOKIE = ("untouched-cookie", "read", "write", "visitors", "login")
 
 
-def configure(database: dict[str, Any]) -> None:
-    """Configure Django for the benchmark: both session apps, one database."""
+# -- the store under test -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StoreSetup:
+    """A store row: Django's equivalent engine and ours, on the same service."""
+
+    name: str
+    database: dict[str, Any]
+    django_engine: str
+    django_cache: str | None  # SESSION_CACHE_ALIAS for Django's cache engine
+    ours: dict[str, dict[str, Any]]  # variant name -> EXPSESSION STORE
+
+
+def sqlite_database(directory: str) -> dict[str, Any]:
+    return {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": os.path.join(directory, "bench.sqlite3"),
+        # Persistent connection and WAL, as SQLite is tuned for a web site.
+        "CONN_MAX_AGE": None,
+        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
+    }
+
+
+def store_setups(directory: str, postgres: dict[str, Any], mariadb: dict[str, Any]) -> dict[str, StoreSetup]:
+    sqlite = sqlite_database(directory)
+    db = {"BACKEND": "django_expsession.stores.db.DatabaseStore", "OPTIONS": {"TOUCH_AFTER": TOUCH_AFTER}}
+    return {
+        "memory": StoreSetup(
+            "memory",
+            sqlite,
+            "django.contrib.sessions.backends.cache",
+            "default",
+            {
+                "ours": {
+                    "BACKEND": "django_expsession.stores.memory.MemoryStore",
+                    "OPTIONS": {"MAX_ENTRIES": 1_000_000, "TOUCH_AFTER": TOUCH_AFTER},
+                }
+            },
+        ),
+        "sqlite": StoreSetup("sqlite", sqlite, "django.contrib.sessions.backends.db", None, {"ours": db}),
+        "postgres": StoreSetup(
+            "postgres", postgres, "django.contrib.sessions.backends.db", None, {"ours": db}
+        ),
+        "mariadb": StoreSetup("mariadb", mariadb, "django.contrib.sessions.backends.db", None, {"ours": db}),
+        "redis": StoreSetup(
+            "redis",
+            sqlite,
+            "django.contrib.sessions.backends.cache",
+            "redis",
+            {
+                "ours CacheStore": {
+                    "BACKEND": "django_expsession.stores.cache.CacheStore",
+                    "OPTIONS": {"CACHE": "redis", "TOUCH_AFTER": TOUCH_AFTER},
+                },
+                "ours RedisStore": {
+                    "BACKEND": "django_expsession.stores.redis.RedisStore",
+                    "OPTIONS": {"CACHE": "redis", "TOUCH_AFTER": TOUCH_AFTER},
+                },
+            },
+        ),
+    }
+
+
+def configure(setup: StoreSetup, redis_url: str) -> None:
+    """Configure Django for one store: both session apps, one database."""
     settings.configure(
         DEBUG=False,
         SECRET_KEY="benchmark-secret-key-not-for-production-use-0123456789",
@@ -59,48 +140,38 @@ def configure(database: dict[str, Any]) -> None:
         INSTALLED_APPS=["django.contrib.sessions", "django_expsession"],
         MIDDLEWARE=[],
         ROOT_URLCONF=__name__,
-        DATABASES={"default": database},
+        DATABASES={"default": setup.database},
         CACHES={
             "default": {
                 "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
                 "LOCATION": "bench",
                 # No culling: the store under test should never lose a session.
                 "OPTIONS": {"MAX_ENTRIES": 1_000_000},
-            }
+            },
+            "redis": {
+                "BACKEND": "django_redis.cache.RedisCache",
+                "LOCATION": redis_url,
+                "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            },
         },
         USE_TZ=True,
         SESSION_COOKIE_AGE=COOKIE_AGE,
         SESSION_SAVE_EVERY_REQUEST=False,
-        EXPSESSION={**COMPARABLE, "COOKIE": EXPSESSION_COOKIE},
+        SESSION_CACHE_ALIAS=setup.django_cache or "default",
+        EXPSESSION=OURS,
         LOGGING_CONFIG=None,
+        SILENCED_SYSTEM_CHECKS=["expsession.W006", "expsession.W007", "expsession.W008"],
     )
     django.setup()
 
 
-def sqlite_database(directory: str) -> dict[str, Any]:
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.path.join(directory, "bench.sqlite3"),
-        # Persistent connection and WAL, as SQLite is tuned for a web site:
-        # a commit then appends to the log instead of waiting for an fsync.
-        "CONN_MAX_AGE": None,
-        "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL"},
-    }
+def migrate() -> None:
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
 
 
-def postgres_database(name: str, host: str, port: int, user: str, password: str) -> dict[str, Any]:
-    return {
-        "ENGINE": "django.db.backends.postgresql",
-        "NAME": name,
-        "HOST": host,
-        "PORT": port,
-        "USER": user,
-        "PASSWORD": password,
-        "CONN_MAX_AGE": None,
-    }
-
-
-# -- the views --------------------------------------------------------------
+# -- the views ----------------------------------------------------------------
 
 
 def read_view(request: HttpRequest) -> HttpResponse:
@@ -117,11 +188,26 @@ def none_view(request: HttpRequest) -> HttpResponse:
     return HttpResponse("ok")
 
 
-urlpatterns = [path("read", read_view), path("write", write_view), path("none", none_view)]
-PATHS = {"read": "/read", "write": "/write", "new": "/write", "none": "/none"}
+def login_view(request: HttpRequest) -> HttpResponse:
+    # What contrib.auth's login() and a typical post-login step store.
+    session = request.session
+    session.cycle_key()
+    session["_auth_user_id"] = "42"
+    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_hash"] = "5f4dcc3b5aa765d61d8327deb882cf99" * 2
+    session["profile"] = {"name": "Ada", "roles": ["admin", "editor"], "prefs": {"theme": "dark"}}
+    return HttpResponse("in")
 
 
-# -- requests ---------------------------------------------------------------
+urlpatterns = [
+    path("read", read_view),
+    path("write", write_view),
+    path("none", none_view),
+    path("login", login_view),
+]
+
+
+# -- requests -------------------------------------------------------------------
 
 _ENVIRON: dict[str, Any] = {
     "REQUEST_METHOD": "GET",
@@ -167,73 +253,6 @@ class Result:
         return None
 
 
-# -- variants ---------------------------------------------------------------
-
-
-@dataclass
-class Variant:
-    name: str
-    handler: Callable[..., Iterable[bytes]]
-    cookie_name: str | None  # None: no session middleware
-    baseline: str | None = None  # the contrib.sessions variant it is compared with
-    expsession: dict[str, Any] | None = None
-    store: Any = None
-    cookies: dict[str, str] = field(default_factory=dict)  # scenario -> "name=value"
-
-    @property
-    def scenarios(self) -> tuple[str, ...]:
-        return ("none",) if self.cookie_name is None else tuple(SCENARIOS)
-
-    @property
-    def saves_uninitialized(self) -> bool:
-        return bool(self.expsession and self.expsession["SAVE_UNINITIALIZED"])
-
-    def activate(self) -> None:
-        if self.expsession is not None:
-            from django_expsession import stores
-
-            settings.EXPSESSION = self.expsession
-            stores._store = self.store
-
-    def prepare(self, scenario: str) -> dict[str, Any]:
-        return environ(PATHS[scenario], self.cookies.get(scenario))
-
-    def check(self, scenario: str, result: Result) -> None:
-        """Fail loudly when a response shows the variant did not do the work."""
-        cookie = None if self.cookie_name is None else result.set_cookie(self.cookie_name)
-        expected: dict[str, tuple[bytes | None, bool]] = {
-            "read": (b"1", False),
-            "write": (None, True),
-            "new": (b"1", True),
-            "none": (b"ok", self.saves_uninitialized),
-        }
-        body, wants_cookie = expected[scenario]
-        problems = []
-        if result.status != "200 OK":
-            problems.append(f"status {result.status}")
-        if body is not None and result.body != body:
-            problems.append(f"body {result.body!r}, expected {body!r}")
-        if body is None and not result.body.isdigit():
-            problems.append(f"body {result.body!r}, expected a number")
-        if (cookie is not None) != wants_cookie:
-            problems.append(f"Set-Cookie {'missing' if wants_cookie else 'unexpected'}")
-        if problems:
-            raise SystemExit(f"{self.name} / {scenario}: {'; '.join(problems)}.")
-
-    def seed(self) -> None:
-        """Store the sessions the read and write scenarios send cookies for."""
-        self.cookies.clear()
-        if self.cookie_name is None:
-            return
-        for scenario in ("read", "write"):
-            self.activate()
-            result = call(self.handler, self.prepare("new"))
-            self.check("new", result)
-            cookie = result.set_cookie(self.cookie_name)
-            assert cookie is not None
-            self.cookies[scenario] = cookie
-
-
 def call(handler: Callable[..., Iterable[bytes]], env: dict[str, Any]) -> Result:
     result = Result()
     response = handler(env, result.start_response)
@@ -250,83 +269,126 @@ def build_handler(middleware: list[str], **overrides: Any) -> Callable[..., Iter
         return WSGIHandler()
 
 
-def build_variants(database_only: bool) -> list[Variant]:
-    """The contrib.sessions variants, then the expsession ones paired with them."""
-    from django_expsession.stores import build_store
+# -- variants -------------------------------------------------------------------
 
-    def expsession(
-        name: str, baseline: str, backend: str, options: dict[str, Any], mode: dict[str, Any]
-    ) -> Variant:
-        config = {**mode, "COOKIE": EXPSESSION_COOKIE}
-        store = build_store({"BACKEND": f"django_expsession.stores.{backend}", "OPTIONS": options})
-        handler = build_handler([EXPSESSION_MIDDLEWARE], EXPSESSION=config)
-        return Variant(name, handler, "connect.sid", baseline, config, store)
+
+@dataclass
+class Variant:
+    name: str
+    handler: Callable[..., Iterable[bytes]]
+    cookie_name: str | None  # None: no session middleware
+    snapshot: Any = None  # django-expsession's settings snapshot
+    store: Any = None
+    cookies: dict[str, list[str]] = field(default_factory=dict)  # scenario -> cookies to send, in turn
+    turn: int = 0
+
+    @property
+    def ours(self) -> bool:
+        return self.snapshot is not None
+
+    def scenarios(self) -> tuple[str, ...]:
+        return ("untouched",) if self.cookie_name is None else tuple(SCENARIOS)
+
+    def activate(self) -> None:
+        if self.ours:
+            from django_expsession import conf, stores
+
+            conf._snapshot, conf._problems = self.snapshot, ()
+            stores._store = self.store
+
+    def prepare(self, scenario: str) -> dict[str, Any]:
+        cookies = self.cookies.get(scenario)
+        cookie = None
+        if cookies:
+            cookie = cookies[self.turn % len(cookies)]
+            if scenario in ("visitors",):
+                self.turn += 1
+        return environ(PATHS[scenario], cookie)
+
+    def check(self, scenario: str, result: Result) -> None:
+        """Fail loudly when a response shows the variant did not do the work."""
+        cookie = None if self.cookie_name is None else result.set_cookie(self.cookie_name)
+        expected: dict[str, tuple[bytes | None, bool]] = {
+            "new": (b"1", True),
+            "untouched": (b"ok", False),
+            "untouched-cookie": (b"ok", False),
+            "read": (b"1", False),
+            "write": (None, True),
+            "visitors": (b"1", False),
+            "login": (b"in", True),
+        }
+        body, wants_cookie = expected[scenario]
+        problems = []
+        if result.status != "200 OK":
+            problems.append(f"status {result.status}")
+        if body is not None and result.body != body:
+            problems.append(f"body {result.body!r}, expected {body!r}")
+        if body is None and not result.body.isdigit():
+            problems.append(f"body {result.body!r}, expected a number")
+        if self.cookie_name is not None and (cookie is not None) != wants_cookie:
+            problems.append(f"Set-Cookie {'missing' if wants_cookie else 'unexpected'}")
+        if problems:
+            raise SystemExit(f"{self.name} / {scenario}: {'; '.join(problems)}.")
+
+    def after(self, scenario: str, result: Result) -> None:
+        """A login gave the visitor a new id: the next login request carries it."""
+        if scenario == "login" and self.cookie_name is not None:
+            cookie = result.set_cookie(self.cookie_name)
+            assert cookie is not None
+            self.cookies["login"] = [cookie]
+
+    def seed(self) -> None:
+        """Store the sessions the scenarios with a cookie send."""
+        self.cookies.clear()
+        self.turn = 0
+        if self.cookie_name is None:
+            return
+        for scenario in WITH_COOKIE:
+            count = VISITORS if scenario == "visitors" else 1
+            for _ in range(count):
+                self.activate()
+                result = call(self.handler, environ("/write", None))
+                self.check("new", result)
+                cookie = result.set_cookie(self.cookie_name)
+                assert cookie is not None
+                self.cookies.setdefault(scenario, []).append(cookie)
+
+
+def build_variants(setup: StoreSetup) -> list[Variant]:
+    """No session middleware, Django's on the equivalent engine, and ours on the store."""
+    from django_expsession import conf
+    from django_expsession.stores import build_store
 
     variants = [
         Variant("no session middleware", build_handler([]), None),
         Variant(
-            "django db",
-            build_handler([DJANGO_MIDDLEWARE], SESSION_ENGINE="django.contrib.sessions.backends.db"),
+            f"django {setup.django_engine.rsplit('.', 1)[-1]}",
+            build_handler([DJANGO_MIDDLEWARE], SESSION_ENGINE=setup.django_engine),
             "sessionid",
         ),
-        expsession("expsession db", "django db", "db.DatabaseStore", {}, COMPARABLE),
-        expsession(
-            "expsession db touch_after=60", "django db", "db.DatabaseStore", {"TOUCH_AFTER": 60}, COMPARABLE
-        ),
-        expsession("expsession db (express defaults)", "django db", "db.DatabaseStore", {}, EXPRESS_DEFAULTS),
     ]
-    if not database_only:
-        variants += [
-            Variant(
-                "django cache",
-                build_handler([DJANGO_MIDDLEWARE], SESSION_ENGINE="django.contrib.sessions.backends.cache"),
-                "sessionid",
-            ),
-            expsession("expsession cache", "django cache", "cache.CacheStore", {}, COMPARABLE),
-            expsession(
-                "expsession cache (express defaults)",
-                "django cache",
-                "cache.CacheStore",
-                {},
-                EXPRESS_DEFAULTS,
-            ),
-            expsession(
-                "expsession memory",
-                "django cache",
-                "memory.MemoryStore",
-                {"MAX_ENTRIES": 1_000_000},
-                COMPARABLE,
-            ),
-            expsession(
-                "expsession memory (express defaults)",
-                "django cache",
-                "memory.MemoryStore",
-                {"MAX_ENTRIES": 1_000_000},
-                EXPRESS_DEFAULTS,
-            ),
-        ]
+    for name, store in setup.ours.items():
+        config = {**OURS, "STORE": store}
+        snapshot, problems = conf.build(config)
+        assert snapshot is not None, problems
+        handler = build_handler([EXPSESSION_MIDDLEWARE], EXPSESSION=config)
+        variants.append(Variant(name, handler, "connect.sid", snapshot, build_store(store)))
     return variants
 
 
 def reset(variants: list[Variant]) -> None:
     """Empty every store and seed fresh sessions (between timed rounds)."""
     from django.contrib.sessions.models import Session as DjangoSession
-    from django.core.cache import cache
+    from django.core.cache import caches
 
     from django_expsession.models import Session as ExpSession
-    from django_expsession.stores.memory import MemoryStore
 
     DjangoSession.objects.all().delete()
     ExpSession.objects.all().delete()
-    cache.clear()
+    caches["default"].clear()
+    caches["redis"].clear()
     for variant in variants:
-        if isinstance(variant.store, MemoryStore):
+        if variant.store is not None and variant.store.supports("clear"):
             variant.store.clear()
     for variant in variants:
         variant.seed()
-
-
-def migrate() -> None:
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0, interactive=False)

@@ -96,7 +96,8 @@ class RequestSession:
     @property
     def accessed(self) -> bool:
         """Whether the view read or wrote the session (then responses vary on Cookie)."""
-        return any(s is not None and s.accessed for s in (self._session, self._inert))
+        session, inert = self._session, self._inert
+        return (session is not None and session.accessed) or (inert is not None and inert.accessed)
 
     def current(self) -> Any:
         if self.replacement is not None:

@@ -7,10 +7,10 @@ The Python API speaks seconds (Django's unit).
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from datetime import datetime, timedelta
-from email.utils import format_datetime
 from http.cookies import Morsel
 from typing import Any
 
@@ -238,55 +238,88 @@ class Cookie:
 
     def header(self, name: str, value: str) -> str:
         """The Set-Cookie header value, attribute for attribute as express."""
-        if not NAME_RE.match(name):
-            raise CookieError("argument name is invalid")
-        parts = [f"{name}={value}"]
         attrs = self.attrs
-        domain = attrs.get("domain")
-        if domain:
-            if not isinstance(domain, str) or not _DOMAIN_RE.match(domain):
-                raise CookieError("option domain is invalid")
-            parts.append(f"Domain={domain}")
-        path = attrs.get("path")
-        if path:
-            if not isinstance(path, str) or not _PATH_RE.match(path):
-                raise CookieError("option path is invalid")
-            parts.append(f"Path={path}")
-        if self._expires_ms is not None:
-            parts.append("Expires=" + http_date(self._expires_ms))
-        if attrs.get("httpOnly"):
-            parts.append("HttpOnly")
-        if attrs.get("secure"):
-            parts.append("Secure")
-        if attrs.get("partitioned"):
-            parts.append("Partitioned")
-        priority = attrs.get("priority")
-        if priority:
-            canonical = _PRIORITY.get(priority.lower()) if isinstance(priority, str) else None
-            if canonical is None:
-                raise CookieError("option priority is invalid")
-            parts.append(f"Priority={canonical}")
-        samesite = attrs.get("sameSite")
-        if samesite:
-            canonical = (
-                "Strict"
-                if samesite is True
-                else _SAMESITE.get(samesite.lower())
-                if isinstance(samesite, str)
-                else None
-            )
-            if canonical is None:
-                raise CookieError("option sameSite is invalid")
-            parts.append(f"SameSite={canonical}")
-        return "; ".join(parts)
+        before, after = _attribute_parts(
+            name,
+            attrs.get("domain"),
+            attrs.get("path"),
+            attrs.get("httpOnly"),
+            attrs.get("secure"),
+            attrs.get("partitioned"),
+            attrs.get("priority"),
+            attrs.get("sameSite"),
+        )
+        expires = "" if self._expires_ms is None else "; Expires=" + http_date(self._expires_ms)
+        return f"{name}={value}{before}{expires}{after}"
 
     def morsel(self, name: str, value: str) -> Morsel[str]:
         return SetCookieMorsel(self, name, value)
 
 
+@functools.lru_cache(maxsize=256)
+def _attribute_parts(
+    name: str,
+    domain: Any,
+    path: Any,
+    httponly: Any,
+    secure: Any,
+    partitioned: Any,
+    priority: Any,
+    samesite: Any,
+) -> tuple[str, str]:
+    """The attributes before and after ``Expires``, checked as express's serializer checks them.
+
+    Sessions share a handful of attribute sets, so each is checked and
+    written once.
+    """
+    if not NAME_RE.match(name):
+        raise CookieError("argument name is invalid")
+    before = []
+    if domain:
+        if not isinstance(domain, str) or not _DOMAIN_RE.match(domain):
+            raise CookieError("option domain is invalid")
+        before.append(f"; Domain={domain}")
+    if path:
+        if not isinstance(path, str) or not _PATH_RE.match(path):
+            raise CookieError("option path is invalid")
+        before.append(f"; Path={path}")
+    after = []
+    if httponly:
+        after.append("; HttpOnly")
+    if secure:
+        after.append("; Secure")
+    if partitioned:
+        after.append("; Partitioned")
+    if priority:
+        canonical = _PRIORITY.get(priority.lower()) if isinstance(priority, str) else None
+        if canonical is None:
+            raise CookieError("option priority is invalid")
+        after.append(f"; Priority={canonical}")
+    if samesite:
+        canonical = (
+            "Strict"
+            if samesite is True
+            else _SAMESITE.get(samesite.lower())
+            if isinstance(samesite, str)
+            else None
+        )
+        if canonical is None:
+            raise CookieError("option sameSite is invalid")
+        after.append(f"; SameSite={canonical}")
+    return "".join(before), "".join(after)
+
+
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(ms: int) -> str:
-    """``Date#toUTCString``: seconds truncated, ``GMT``."""
-    return format_datetime(ms_to_datetime(ms - ms % 1000), usegmt=True)
+    """``Date#toUTCString``: ``Wed, 02 Jan 2030 03:04:05 GMT``, seconds truncated."""
+    d = ms_to_datetime(ms)
+    return (
+        f"{_DAYS[d.weekday()]}, {d.day:02d} {_MONTHS[d.month - 1]} {d.year:04d} "
+        f"{d.hour:02d}:{d.minute:02d}:{d.second:02d} GMT"
+    )
 
 
 class SetCookieMorsel(Morsel[str]):

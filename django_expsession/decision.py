@@ -8,7 +8,7 @@ did not know, and after regenerate().
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class Action(enum.Enum):
@@ -18,15 +18,13 @@ class Action(enum.Enum):
     DESTROY = "destroy"  # UNSET "destroy"
 
 
-@dataclass(frozen=True, slots=True)
-class Options:
+class Options(NamedTuple):
     resave: bool
     save_uninitialized: bool
     rolling: bool
 
 
-@dataclass(frozen=True, slots=True)
-class Facts:
+class Facts(NamedTuple):
     """What express's predicates look at, for one live session."""
 
     is_new: bool  # N: the cookie's sid is not the session's id
@@ -38,13 +36,13 @@ class Facts:
     secure_request: bool  # issecure(req)
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
+class Decision(NamedTuple):
     action: Action
     set_cookie: bool = False
 
 
 SKIP = Decision(Action.NOTHING)
+_DECISIONS = {(action, flag): Decision(action, flag) for action in Action for flag in (False, True)}
 
 
 def should_save(facts: Facts, options: Options) -> bool:
@@ -75,4 +73,4 @@ def decide(facts: Facts, options: Options) -> Decision:
         action = Action.TOUCH
     else:
         action = Action.NOTHING
-    return Decision(action, should_set_cookie(facts, options))
+    return _DECISIONS[action, should_set_cookie(facts, options)]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .clock import MAX_MS, in_range, now_ms, parse_iso
@@ -54,9 +55,23 @@ class Encoded(dict[str, Any]):
         self.text = text
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def dumps(value: Any) -> str:
-    """Compact JSON, key order kept, non-ASCII kept as is (like JSON.stringify)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    """Compact JSON, key order kept, non-ASCII kept as is (like JSON.stringify).
+
+    A lone UTF-16 surrogate (which a JavaScript string may hold, and JSON
+    carries as ``\\udXXX``) is escaped as JSON.stringify escapes it; kept
+    raw it could not be encoded as UTF-8 for the store.
+    """
+    text = _ENCODER.encode(value)
+    if not text.isascii() and _LONE_SURROGATE.search(text):
+        text = _LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+    return text
 
 
 def text_of(document: Document) -> str:
@@ -75,12 +90,21 @@ def _finite(text: str) -> float:
     return value
 
 
+_DECODER = json.JSONDecoder(parse_constant=_no_constants, parse_float=_finite)
+
+
 def parse(text: str | bytes) -> Document:
     """The JSON object in ``text``; InvalidDocumentError when it is not a sane one."""
     if len(text) > MAX_CHARS:
         raise InvalidDocumentError(f"it is longer than {MAX_CHARS} characters")
     try:
-        value = json.loads(text, parse_constant=_no_constants, parse_float=_finite)
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if text[:1].isspace():
+            text = text.lstrip(" \t\n\r")
+        value, end = _DECODER.raw_decode(text)
+        if end != len(text) and text[end:].strip():
+            raise ValueError("extra data")
     except InvalidDocumentError:
         raise
     except RecursionError:
@@ -90,10 +114,7 @@ def parse(text: str | bytes) -> Document:
     if not isinstance(value, dict):
         raise InvalidDocumentError("it is not a JSON object")
     # Every level of nesting opens a bracket: few brackets, shallow enough.
-    brackets = text.count("{") + text.count("[") if isinstance(text, str) else text.count(b"{")
-    if isinstance(text, bytes):
-        brackets += text.count(b"[")
-    if brackets > MAX_DEPTH:
+    if text.count("{") + text.count("[") > MAX_DEPTH:
         _check_depth(value)
     return value
 

@@ -17,8 +17,10 @@ from django.http import HttpRequest
 from . import conf, events
 from . import document as doc
 from .cookie import Cookie
+from .decision import Options
 from .requestinfo import is_secure
 from .session import RESERVED_KEY, Session
+from .signing import Verifier
 from .stores import Store, get_store
 from .stores.base import Record
 
@@ -29,6 +31,9 @@ class SessionFactory:
     def __init__(self, settings: conf.Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
+        self.rules = Options(settings.resave, settings.save_uninitialized, settings.rolling)
+        self.touches = store.supports("touch")
+        self.verifier = Verifier(settings.keys)
 
     def new_id(self, request: HttpRequest | None) -> str:
         sid: Any = self.settings.genid(HttpRequest() if request is None else request)

@@ -22,7 +22,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import conf, events, signing
 from . import factory as factories
 from .binding import RequestSession, bind, bound
-from .decision import SKIP, Action, Decision, Facts, Options, decide
+from .decision import SKIP, Action, Decision, Facts, decide
 from .drive import run
 from .requestinfo import cookie_header, is_secure, raw_path
 from .session import Session
@@ -81,9 +81,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         found = bound(request)
         if found is None or found.owner is not self:
             return response
-        store = found.factory.store if found.factory is not None else None
-        calls = SyncCalls(store) if store is not None else None
-        return run(self._finish(found, response, calls))
+        session, decision = self._plan(found, response)
+        if decision.action is not Action.NOTHING:
+            return run(self._carry_out(found, response, session, decision, SyncCalls(found.factory.store)))  # type: ignore[union-attr]
+        return self._headers(found, response, session, decision)
 
     async def _acall(self, request: HttpRequest) -> Any:
         get_response: Callable[[HttpRequest], Awaitable[Response]] = self.get_response  # type: ignore[assignment]
@@ -104,8 +105,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         found = bound(request)  # type: ignore[assignment]
         if found is None or found.owner is not self:
             return response
-        store = found.factory.store if found.factory is not None else None
-        return await self._finish(found, response, AsyncCalls(store) if store is not None else None)
+        session, decision = self._plan(found, response)
+        if decision.action is not Action.NOTHING:
+            return await self._carry_out(found, response, session, decision, AsyncCalls(found.factory.store))  # type: ignore[union-attr]
+        return self._headers(found, response, session, decision)
 
     # -- the request ----------------------------------------------------------------
 
@@ -119,10 +122,10 @@ class SessionMiddleware(DjangoSessionMiddleware):
         cookie_id = None
         if raw_path(request).startswith(options.get("path") or "/"):
             header = cookie_header(request)
-            if header is not None:
-                raw = signing.cookie_from_header(header, settings.name)
-                cookie_id = signing.unsign_cookie(raw, settings.keys)
-                if cookie_id is None and raw is not None and raw.startswith(signing.SIGNED_PREFIX):
+            raw = None if header is None else signing.raw_cookie(header, settings.name)
+            if raw is not None:
+                cookie_id = factory.verifier.sid(raw)
+                if cookie_id is None and factory.verifier.forged(raw):
                     events.rejected("bad-signature", None, request)
             found = RequestSession(self, request, factory, options, cookie_id, None)
         else:
@@ -148,15 +151,6 @@ class SessionMiddleware(DjangoSessionMiddleware):
         )
 
     # -- the response -----------------------------------------------------------------
-
-    async def _finish(self, found: RequestSession, response: Response, calls: Calls | None) -> Response:
-        session, decision = self._plan(found, response)
-        if calls is not None and decision.action is not Action.NOTHING and session is not None:
-            try:
-                await self._carry_out(calls, session, decision)
-            except StoreError as exc:
-                return self._store_failed(found, exc) or self._headers(found, response, None, SKIP)
-        return self._headers(found, response, session, decision)
 
     def _plan(self, found: RequestSession, response: Response) -> tuple[Session | None, Decision]:
         factory = found.factory
@@ -186,37 +180,49 @@ class SessionMiddleware(DjangoSessionMiddleware):
         cookie = session.cookie
         secure_cookie = bool(cookie.attrs.get("secure"))
         facts = Facts(
-            is_new=is_new,
-            modified=session.modified,
-            saved=session.is_saved(),
-            never_saved=session.never_saved(),
-            has_expires=cookie.expires_ms is not None,
-            secure_cookie=secure_cookie,
-            secure_request=is_secure(found.request, settings.proxy) if secure_cookie else True,
+            is_new,
+            session.modified,
+            session.is_saved(),
+            session.never_saved(),
+            cookie.expires_ms is not None,
+            secure_cookie,
+            is_secure(found.request, settings.proxy) if secure_cookie else True,
         )
-        decision = decide(facts, Options(settings.resave, settings.save_uninitialized, settings.rolling))
-        if decision.action is Action.TOUCH and self._touch_not_due(factory.store, session):
+        decision = decide(facts, factory.rules)
+        if decision.action is Action.TOUCH and self._touch_not_due(factory, session):
             decision = Decision(Action.NOTHING, decision.set_cookie)
         return session, decision
 
     @staticmethod
-    def _touch_not_due(store: Any, session: Session) -> bool:
+    def _touch_not_due(factory: factories.SessionFactory, session: Session) -> bool:
         """No store touch, or TOUCH_AFTER decided from the expiry read with the session."""
-        if not store.supports("touch"):
+        if not factory.touches:
             return True
         stored, new = session.stored_expires_ms, session.cookie.expires_ms
-        return stored is not None and new is not None and store.touch_skipped(stored, new)
+        return stored is not None and new is not None and factory.store.touch_skipped(stored, new)
 
-    @staticmethod
-    async def _carry_out(calls: Calls, session: Session, decision: Decision) -> None:
+    async def _carry_out(
+        self,
+        found: RequestSession,
+        response: Response,
+        session: Session | None,
+        decision: Decision,
+        calls: Calls,
+    ) -> Response:
+        """The store work the decision asks for, then the headers."""
+        assert session is not None
         sid = session.id
         assert sid is not None
-        if decision.action is Action.SAVE:
-            await session.write(calls)
-        elif decision.action is Action.TOUCH:
-            await calls.touch(sid, session.document())
-        elif decision.action is Action.DESTROY:
-            await calls.destroy(sid)
+        try:
+            if decision.action is Action.SAVE:
+                await session.write(calls)
+            elif decision.action is Action.TOUCH:
+                await calls.touch(sid, session.document())
+            else:
+                await calls.destroy(sid)
+        except StoreError as exc:
+            return self._store_failed(found, exc) or self._headers(found, response, None, SKIP)
+        return self._headers(found, response, session, decision)
 
     def _headers(
         self, found: RequestSession, response: Response, session: Session | None, decision: Decision

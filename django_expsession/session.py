@@ -13,8 +13,8 @@ Nothing is built that a request does not use: a new session has no id
 and no cookie until something asks for them (see ``factory.py``).
 
 CONCURRENCY = "merge" changes how a save writes, never whether or when: a
-session read from the store is written back by compare-and-set on what was
-read; when another request wrote it meanwhile, this request's own changes
+session read from the store is written back whole by compare-and-set on
+what was read; when another request wrote it meanwhile, this request's own changes
 (key by key, against the data as read) are applied to what is stored now,
 and the write is tried again. A session destroyed meanwhile is never
 written back. New, regenerated and cycled sessions write their whole
@@ -419,14 +419,9 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             await calls.set(sid, document)
             self._mark_saved(text)
             return
+        # Also when nothing but the expiry changed (RESAVE): the stored
+        # cookie then follows, as express's whole-document save does.
         base = self._base if self._base is not None else self._pristine if self._dirty else text
-        if text == base and _cookie_as_read(self.cookie) == self._base_cookie:
-            # Nothing but the expiry to write: the store's cheapest call.
-            if await calls.refresh(sid, document):
-                self._mark_saved(text)
-            else:
-                self._gone()
-            return
         await self._compare_and_set(calls, sid, document, base, text, record)
 
     async def _compare_and_set(

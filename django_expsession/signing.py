@@ -18,7 +18,7 @@ from django.utils.crypto import salted_hmac
 Secret = str | bytes
 
 SIGNED_PREFIX = "s:"
-_ESCAPED = re.compile(r"(?:[^%]|%[0-9A-Fa-f]{2})*", re.DOTALL)
+_BAD_ESCAPE = re.compile(r"%(?![0-9A-Fa-f]{2})")
 # The characters encodeURIComponent leaves alone, besides letters and digits.
 _URI_COMPONENT_SAFE = "-_.!~*'()"
 _ID_HASH_SALT = "django_expsession.id_hash"
@@ -65,7 +65,7 @@ def decode_uri_component(value: str) -> str | None:
     """Strict ``decodeURIComponent``: None for a bad escape or bad UTF-8."""
     if "%" not in value:
         return value
-    if not _ESCAPED.fullmatch(value):
+    if _BAD_ESCAPE.search(value):
         return None  # a "%" not followed by two hex digits
     try:
         return unquote_to_bytes(value).decode("utf-8")
@@ -73,8 +73,14 @@ def decode_uri_component(value: str) -> str | None:
         return None
 
 
+_URL_SAFE = re.compile(r"[A-Za-z0-9_.!~*'()-]*")
+
+
 def cookie_value(sid: str, secret: Secret) -> str:
     """The encoded value that follows ``name=`` in Set-Cookie."""
+    if _URL_SAFE.fullmatch(sid):
+        # The usual id (base64url): only the signature's base64 needs escaping.
+        return "s%3A" + sid + "." + signature(sid, secret).replace("+", "%2B").replace("/", "%2F")
     return encode_uri_component(SIGNED_PREFIX + sign(sid, secret))
 
 
@@ -103,19 +109,57 @@ def _cookie_value(value: str) -> str:
     return value if decoded is None else decoded
 
 
+def raw_cookie(header: str, name: str) -> str | None:
+    """The first cookie called ``name``, as the header has it (not decoded); None when absent."""
+    if len(header) < 2 or name not in header:
+        return None
+    for pair in header.split(";"):
+        found, eq, value = pair.partition("=")
+        if eq and found.strip(" \t") == name:
+            return value
+    return None
+
+
 def cookie_from_header(header: str, name: str) -> str | None:
     """The decoded value of the first cookie called ``name`` (None when absent).
 
     Equivalent to ``parse_cookie_header(header).get(name)`` without decoding
     the other cookies of the header.
     """
-    if len(header) < 2 or name not in header:
-        return None
-    for pair in header.split(";"):
-        found, eq, value = pair.partition("=")
-        if eq and found.strip(" \t") == name:
-            return _cookie_value(value)
-    return None
+    raw = raw_cookie(header, name)
+    return None if raw is None else _cookie_value(raw)
+
+
+class Verifier:
+    """Session ids from cookie values, for one set of secrets.
+
+    Values that verified are remembered (a bounded map from the exact value
+    to its id): a returning visitor's signature is checked once, not on
+    every request. Only verified values are kept, so a flood of forged
+    cookies costs an HMAC each and can evict nothing it did not sign.
+    """
+
+    SIZE = 10_000
+
+    def __init__(self, keys: tuple[bytes, ...]) -> None:
+        self.keys = keys
+        self._known: dict[str, str] = {}
+
+    def sid(self, raw: str) -> str | None:
+        """The id a raw (undecoded) cookie value carries; None when unsigned or forged."""
+        known = self._known.get(raw)
+        if known is not None:
+            return known
+        sid = unsign_cookie(_cookie_value(raw), self.keys)
+        if sid is not None:
+            if len(self._known) >= self.SIZE:
+                self._known.clear()  # rare; cheaper than keeping an order
+            self._known[raw] = sid
+        return sid
+
+    def forged(self, raw: str) -> bool:
+        """Whether a value that gave no id was a signed one (a bad signature)."""
+        return _cookie_value(raw).startswith(SIGNED_PREFIX)
 
 
 def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:

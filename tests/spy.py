@@ -5,9 +5,8 @@ Nothing is faked: each spy subclasses a shipped backend and calls it.
 A load counts under ``"get"`` whether it is the request path's ``read``
 or ``get``. A save counts under ``"set"`` however the store writes it: a
 whole document (``set``), or, with CONCURRENCY "merge", a compare-and-set
-(``replace``, counted as ``"merge"`` too) or only the expiry
-(``refresh``). So the express suite's counts hold under either setting;
-``calls["merge"]`` and ``calls["refresh"]`` say which it was. Operations a
+(``replace``, counted as ``"merge"`` too). So the express suite's counts
+hold under either setting; ``calls["merge"]`` says which it was. Operations a
 store op makes on the store itself (the base class's generic ``merge`` is
 a ``read`` and a ``replace``) are not counted again.
 """

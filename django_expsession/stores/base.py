@@ -11,8 +11,6 @@ richer, optional contract that the shipped stores implement natively:
 ``replace(sid, data, version) -> Replaced``
     compare-and-set: write only when the stored version is still
     ``version``; otherwise report what is stored now (or that it is gone);
-``refresh(sid, data) -> bool``
-    a save that changed no data: move the expiry, never revive;
 ``touch(sid, data)``
     express's store touch (TOUCH_AFTER is applied by the caller).
 
@@ -38,7 +36,7 @@ from ..drive import run
 from ..events import log_rejection
 
 #: Operations every store has (derived by this class where not native).
-BASIC = frozenset({"get", "set", "destroy", "read", "replace", "refresh", "merge"})
+BASIC = frozenset({"get", "set", "destroy", "read", "replace", "merge"})
 #: Operations a store may declare in ``capabilities``.
 OPTIONAL = frozenset(
     {
@@ -277,25 +275,6 @@ class Store:
         await calls.set(sid, data)
         return Replaced(True, _digest(data))
 
-    def refresh(self, sid: str, data: doc.Document) -> bool:
-        """Save a session whose data did not change: only its cookie (expiry) moves.
-
-        Unlike ``touch`` it is never skipped by TOUCH_AFTER, and it says
-        whether the record is there (False: gone, and not revived).
-        """
-        if self._side("refresh") == "async":
-            return async_to_sync(self.arefresh)(sid, data)
-        return run(self._refresh(SyncCalls(self), sid, data))
-
-    async def arefresh(self, sid: str, data: doc.Document) -> bool:
-        if self._side("refresh") == "sync":
-            return await self._in_thread(self.refresh, sid, data)  # type: ignore[no-any-return]
-        return await self._refresh(AsyncCalls(self), sid, data)
-
-    @staticmethod
-    async def _refresh(calls: Calls, sid: str, data: doc.Document) -> bool:
-        return await merge_flow(calls, sid, {}, (), data["cookie"]) is not None
-
     def merge(
         self, sid: str, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
     ) -> doc.Document | None:
@@ -439,9 +418,6 @@ class SyncCalls:
     async def set(self, sid: str, data: doc.Document) -> None:
         self.store.set(sid, data)
 
-    async def refresh(self, sid: str, data: doc.Document) -> bool:
-        return self.store.refresh(sid, data)
-
     async def touch(self, sid: str, data: doc.Document) -> None:
         self.store.touch(sid, data)
 
@@ -462,9 +438,6 @@ class AsyncCalls(SyncCalls):
 
     async def set(self, sid: str, data: doc.Document) -> None:
         await self.store.aset(sid, data)
-
-    async def refresh(self, sid: str, data: doc.Document) -> bool:
-        return await self.store.arefresh(sid, data)
 
     async def touch(self, sid: str, data: doc.Document) -> None:
         await self.store.atouch(sid, data)

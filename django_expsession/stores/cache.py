@@ -177,28 +177,20 @@ class CacheStore(Store):
                 self._put(sid, doc.store_expiry_ms(data, self.ttl), text)
             return Replaced(True, text)
 
-    def refresh(self, sid: str, data: doc.Document) -> bool:
-        with self._failures("save a session", _errors()):
-            if self._redis is not None:
-                return self._redis.move_sync(self._client(), sid, data, touch_after=0)
-            return self._move(sid, data, touch_after=0)
-
     def touch(self, sid: str, data: doc.Document) -> None:
         with self._failures("touch a session", _errors()):
             if self._redis is not None:
-                self._redis.move_sync(self._client(), sid, data, touch_after=self.touch_after)
+                self._redis.touch_sync(self._client(), sid, data)
             else:
-                self._move(sid, data, touch_after=self.touch_after)
+                self._move(sid, data)
 
-    def _move(self, sid: str, data: doc.Document, *, touch_after: float) -> bool:
+    def _move(self, sid: str, data: doc.Document) -> None:
+        """Rewrite a live entry's expiry, keeping its document (TOUCH_AFTER applies)."""
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
             entry = self._entry(self.cache.get(self.key_prefix + sid))
-            if entry is None:
-                return False
-            if not (touch_after and 0 <= expiry - entry[0] < touch_after * 1000):
+            if entry is not None and not self.touch_skipped(entry[0], expiry):
                 self._put(sid, expiry, entry[1])
-            return True
 
     def destroy(self, sid: str) -> None:
         with self._failures("destroy a session", _errors()):

@@ -2,8 +2,8 @@
 
 read = one SELECT by primary key that skips expired rows; a new session's
 save = one upsert; a loaded session's save = one UPDATE that compares and
-sets on the row's ``version`` (CONCURRENCY "merge"); touch and refresh = one
-UPDATE of the ``expires`` column; destroy = one DELETE. Each runs alone in
+sets on the row's ``version`` (CONCURRENCY "merge"); touch = one UPDATE of
+the ``expires`` column; destroy = one DELETE. Each runs alone in
 autocommit (see ``sql.py``). Because touch moves only the column, the
 column is the truth for the expiry: a loaded document's ``cookie.expires``
 is read from it. (Other cookie changes that reach the store only through a
@@ -173,20 +173,12 @@ class DatabaseStore(Store):
             row = self._execute(alias, sql.read, [sid, now], fetch=True)
         return Replaced(False, current=None if row is None else self._record(*row))
 
-    def refresh(self, sid: str, data: doc.Document) -> bool:
-        alias = self.db_for_write()
-        sql = self._statements(alias)
-        expires = sql.when(doc.store_expiry_ms(data, self.ttl))
-        with self._failures("save a session", _ERRORS):
-            # MySQL/MariaDB report matched rows (Django asks for them), not changed ones.
-            return bool(self._execute(alias, sql.refresh, [expires, sid, sql.when(now_ms())]) > 0)
-
     def touch(self, sid: str, data: doc.Document) -> None:
         alias = self.db_for_write()
         sql = self._statements(alias)
         expiry = doc.store_expiry_ms(data, self.ttl)
         params = [sql.when(expiry), sid, sql.when(now_ms())]
-        statement = sql.refresh
+        statement = sql.touch
         if self.touch_after:
             # TOUCH_AFTER in the same statement: leave rows whose expiry was
             # refreshed within touch_after (see Store.touch_skipped).

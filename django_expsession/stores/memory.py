@@ -80,21 +80,12 @@ class MemoryStore(Store):
             self._sweep(now_ms())
 
     def touch(self, sid: str, data: doc.Document) -> None:
-        self._move(sid, data, skippable=True)
-
-    def refresh(self, sid: str, data: doc.Document) -> bool:
-        return self._move(sid, data, skippable=False)
-
-    def _move(self, sid: str, data: doc.Document, *, skippable: bool) -> bool:
-        """Move a live record's expiry to ``data``'s cookie; False when it is gone."""
+        """Move a live record's expiry to ``data``'s cookie (never revive, TOUCH_AFTER)."""
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
             record = self._live(sid, now_ms())
-            if record is None:
-                return False
-            if not (skippable and self.touch_skipped(record[1], expiry)):
+            if record is not None and not self.touch_skipped(record[1], expiry):
                 self._records[sid] = (record[0], expiry)
-            return True
 
     def destroy(self, sid: str) -> None:
         with self._lock:

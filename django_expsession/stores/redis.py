@@ -168,13 +168,9 @@ class RedisStore(Store):
         with self._failures("save a session", redisclient.ERRORS):
             return self._ops.replace_sync(self.client, sid, data, version)
 
-    def refresh(self, sid: str, data: doc.Document) -> bool:
-        with self._failures("save a session", redisclient.ERRORS):
-            return self._ops.move_sync(self.client, sid, data, touch_after=0)
-
     def touch(self, sid: str, data: doc.Document) -> None:
         with self._failures("touch a session", redisclient.ERRORS):
-            self._ops.move_sync(self.client, sid, data, touch_after=self.touch_after)
+            self._ops.touch_sync(self.client, sid, data)
 
     def destroy(self, sid: str) -> None:
         with self._failures("destroy a session", redisclient.ERRORS):
@@ -192,13 +188,9 @@ class RedisStore(Store):
         with self._failures("save a session", redisclient.ERRORS):
             return await self._ops.replace(async_caller(await self.aclient()), sid, data, version)
 
-    async def arefresh(self, sid: str, data: doc.Document) -> bool:
-        with self._failures("save a session", redisclient.ERRORS):
-            return await self._ops.move(async_caller(await self.aclient()), sid, data, touch_after=0)
-
     async def atouch(self, sid: str, data: doc.Document) -> None:
         with self._failures("touch a session", redisclient.ERRORS):
-            await self._ops.move(async_caller(await self.aclient()), sid, data, touch_after=self.touch_after)
+            await self._ops.touch(async_caller(await self.aclient()), sid, data)
 
     async def adestroy(self, sid: str) -> None:
         with self._failures("destroy a session", redisclient.ERRORS):

@@ -75,7 +75,7 @@ return 1
 
 # KEYS: session [, user index]  ARGV: expiry ms, now ms, touch_after ms (0: always)
 # -> 0 gone, 1 moved, 2 left (moved within touch_after)
-MOVE = """
+TOUCH = """
 local stored = redis.call('PEXPIRETIME', KEYS[1])
 if stored == -2 or (stored ~= -1 and stored <= tonumber(ARGV[2])) then return 0 end
 local expiry = tonumber(ARGV[1])
@@ -102,7 +102,7 @@ return 1
 """
 
 _SHAS = {
-    source: hashlib.sha1(source.encode()).hexdigest() for source in (READ, WRITE, REPLACE, MOVE, DESTROY)
+    source: hashlib.sha1(source.encode()).hexdigest() for source in (READ, WRITE, REPLACE, TOUCH, DESTROY)
 }
 
 
@@ -196,12 +196,11 @@ class RedisSessions:
             return Replaced(False)
         return Replaced(False, current=self.record(reply[0], reply[1]))
 
-    async def move(self, caller: Caller, sid: str, data: doc.Document, *, touch_after: float) -> bool:
-        """Move a live key's expiry (a touch or a refresh); False when it is gone."""
+    async def touch(self, caller: Caller, sid: str, data: doc.Document) -> None:
+        """Move a live key's expiry, and its user's set's (never revive; TOUCH_AFTER)."""
         expiry = doc.store_expiry_ms(data, self.ttl)
         keys = [self.key(sid), *self._user_keys(data)]
-        reply = await caller(MOVE, keys, [expiry, now_ms(), int(touch_after * 1000)])
-        return bool(reply)
+        await caller(TOUCH, keys, [expiry, now_ms(), int(self.touch_after * 1000)])
 
     async def destroy(self, caller: Caller, sid: str) -> None:
         await caller(DESTROY, [self.key(sid)], [self.user_key(""), sid])
@@ -218,8 +217,8 @@ class RedisSessions:
     def replace_sync(self, client: redis.Redis, sid: str, data: doc.Document, version: Any) -> Replaced:
         return run(self.replace(sync_caller(client), sid, data, version))
 
-    def move_sync(self, client: redis.Redis, sid: str, data: doc.Document, *, touch_after: float) -> bool:
-        return run(self.move(sync_caller(client), sid, data, touch_after=touch_after))
+    def touch_sync(self, client: redis.Redis, sid: str, data: doc.Document) -> None:
+        run(self.touch(sync_caller(client), sid, data))
 
     def destroy_sync(self, client: redis.Redis, sid: str) -> None:
         call(client, DESTROY, [self.key(sid)], [self.user_key(""), sid])

@@ -25,8 +25,8 @@ class Statements:
     read: str  # -> (data, expires, version)
     insert: str | None  # an upsert; None: this database has none we know (use the ORM)
     replace: str  # compare-and-set
-    refresh: str  # move the expiry of a live row
-    touch_after: str  # refresh, unless the expiry was moved within TOUCH_AFTER
+    touch: str  # move the expiry of a live row
+    touch_after: str  # touch, unless the expiry was moved within TOUCH_AFTER
     destroy: str
     naive: bool  # datetimes are sent as naive UTC strings (SQLite, MySQL)
 
@@ -64,7 +64,7 @@ def statements(connection: BaseDatabaseWrapper, table: str) -> Statements:
             f"{data} = {given[0]}, {expires} = {given[1]}, {user} = {given[2]}, "
             f"{updated} = {given[3]}, {version} = {t}.{version} + 1"
         )
-    refresh = f"UPDATE {t} SET {expires} = %s WHERE {live}"
+    touch = f"UPDATE {t} SET {expires} = %s WHERE {live}"
     return Statements(
         read=f"SELECT {data}, {expires}, {version} FROM {t} WHERE {live}",
         insert=insert,
@@ -72,8 +72,8 @@ def statements(connection: BaseDatabaseWrapper, table: str) -> Statements:
             f"UPDATE {t} SET {data} = %s, {expires} = %s, {user} = %s, {updated} = %s, "
             f"{version} = {version} + 1 WHERE {live} AND {version} = %s"
         ),
-        refresh=refresh,
-        touch_after=f"{refresh} AND NOT ({expires} > %s AND {expires} <= %s)",
+        touch=touch,
+        touch_after=f"{touch} AND NOT ({expires} > %s AND {expires} <= %s)",
         destroy=f"DELETE FROM {t} WHERE {sid} = %s",
         naive=connection.vendor in ("sqlite", "mysql"),
     )

@@ -33,9 +33,9 @@ def _raising(op: str) -> tuple[Callable[..., Any], Callable[..., Any]]:
     return sync, async_
 
 
-# The request path loads with ``read`` and saves with ``set``, ``replace``
-# (compare-and-set) or ``refresh``: a fault in "get" or "set" is a fault in all of them.
-_ALSO = {"get": ("read",), "set": ("replace", "refresh", "merge")}
+# The request path loads with ``read`` and saves with ``set`` or ``replace``
+# (compare-and-set): a fault in "get" or "set" is a fault in all of them.
+_ALSO = {"get": ("read",), "set": ("replace", "merge")}
 
 
 def _without_cookie(base: type[Store]) -> tuple[Callable[..., Any], Callable[..., Any]]:

@@ -74,14 +74,6 @@ class AsyncMemoryStore(MemoryStore):
         _record("areplace")
         return MemoryStore.replace(self, sid, *args)
 
-    def refresh(self, sid: str, data: Document) -> bool:
-        _record("refresh")
-        return super().refresh(sid, data)
-
-    async def arefresh(self, sid: str, data: Document) -> bool:
-        _record("arefresh")
-        return MemoryStore.refresh(self, sid, data)
-
 
 def _recorded(op: str, method: Callable[..., Any]) -> Callable[..., Any]:
     if op.startswith("a"):
@@ -107,7 +99,7 @@ RecordingDatabaseStore = type(
     {
         op: _recorded(op, getattr(DatabaseStore, op))
         # (Only the async twins: each runs the sync statement in a worker thread.)
-        for op in ("aread", "aset", "atouch", "adestroy", "areplace", "arefresh")
+        for op in ("aread", "aset", "atouch", "adestroy", "areplace")
     },
 )
 

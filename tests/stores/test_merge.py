@@ -1,15 +1,14 @@
-"""``merge`` and ``refresh`` (CONCURRENCY = "merge") on every store and service.
+"""``merge`` and ``replace`` (CONCURRENCY = "merge") on every store and service.
 
-What each store promises: merge applies one request's changes to what is
-stored now and never revives a session that is gone; refresh moves only the
-expiry. The stores that can make merge atomic (memory, database, Redis) are
+What each store promises: replace writes only over the version it read,
+merge applies one request's changes to what is stored now, and neither
+revives a session that is gone. Stores whose compare-and-set is atomic are
 shown to lose nothing with real threads on the real servers.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -27,7 +26,7 @@ from django_expsession.stores import StoreError, base
 from django_expsession.stores.redis import RedisStore
 
 from .. import services
-from .conftest import T0, at, document, iso, raw, touched
+from .conftest import T0, at, document, iso, raw
 from .test_costs import CountingConnection, warm_up
 
 # Stores whose compare-and-set is atomic (all but CacheStore on a shared,
@@ -91,29 +90,6 @@ def test_merge_of_a_session_that_is_gone_writes_nothing(make_store):
         assert store.length() == 0
 
 
-def test_refresh_moves_the_expiry_and_keeps_the_stored_data(make_store):
-    store = make_store(TOUCH_AFTER=60)  # a save is never skipped, unlike a touch
-    with freeze_time(T0) as clock:
-        stored = document(n=1)
-        store.set("sid-1", stored)
-        store.set("sid-1", document(n=2))  # another request's save
-        clock.move_to(at(5))
-        assert store.refresh("sid-1", touched(stored)) is True
-        loaded = store.get("sid-1")
-        assert data_of(loaded) == {"n": 2}
-        assert loaded["cookie"]["expires"] == iso(65)
-
-
-def test_refresh_of_a_session_that_is_gone_says_so_and_creates_nothing(make_store):
-    store = make_store()
-    with freeze_time(T0) as clock:
-        assert store.refresh("nobody", document()) is False
-        store.set("sid-1", document(max_age=10))
-        clock.move_to(at(10))
-        assert store.refresh("sid-1", touched(document())) is False
-        assert store.length() == 0
-
-
 @pytest.fixture
 async def close_worker_connections():
     """Close what the async ORM opened in asgiref's worker thread (see test_async)."""
@@ -121,18 +97,14 @@ async def close_worker_connections():
     await sync_to_async(connections.close_all)()
 
 
-async def test_async_merge_and_refresh_do_the_same(make_store, close_worker_connections):
+async def test_async_merge_does_the_same(make_store, close_worker_connections):
     store = await sync_to_async(make_store)()
-    with freeze_time(T0) as clock:
+    with freeze_time(T0):
         await store.aset("sid-1", document(a=1, b=2))
         merged = await store.amerge("sid-1", {"c": 3}, ["a"], cookie())
         assert data_of(merged) == {"b": 2, "c": 3}
         assert await store.aget("sid-1") == merged
-        clock.move_to(at(5))
-        assert await store.arefresh("sid-1", touched(merged)) is True
-        assert (await store.aget("sid-1"))["cookie"]["expires"] == iso(65)
         assert await store.amerge("nobody", {"a": 1}, [], cookie()) is None
-        assert await store.arefresh("nobody", document()) is False
 
 
 # -- real concurrency -------------------------------------------------------------
@@ -278,18 +250,6 @@ def test_inside_a_surrounding_transaction_a_save_adds_no_savepoint(make_store):
     _save_statements(make_store())
 
 
-@pytest.mark.parametrize("store_name", DB_STORES)
-def test_a_database_refresh_is_one_update_of_the_expiry(make_store, django_assert_num_queries):
-    store = make_store()
-    stored = document(n=1)
-    store.set("sid-1", stored)
-    with django_assert_num_queries(1, using=store.db_for_write()) as captured:
-        assert store.refresh("sid-1", touched(stored)) is True
-    sql = captured.captured_queries[0]["sql"]
-    assert sql.startswith("UPDATE") and " SET " in sql
-    assert re.fullmatch(r"[\"`]expires[\"`] = \S+( \S+)?", sql.split(" SET ", 1)[1].split(" WHERE ", 1)[0])
-
-
 @pytest.fixture
 def counted(settings: Any, expsession: Any) -> Callable[..., Any]:
     """This row's store on a django-redis cache whose connections count commands."""
@@ -318,7 +278,7 @@ def commands(operation: Callable[[], Any]) -> list[list[str]]:
 
 
 @pytest.mark.parametrize("store_name", ["redis-cache", "cache-redis"])
-def test_on_redis_a_save_and_a_refresh_are_one_script_call_each(counted):
+def test_on_redis_a_save_is_one_script_call(counted):
     store = counted()
     anonymous, logged_in = document(n=1), document(n=1, _auth_user_id="42")
     store.set("sid-1", anonymous)
@@ -330,5 +290,4 @@ def test_on_redis_a_save_and_a_refresh_are_one_script_call_each(counted):
     lost = []
     assert commands(lambda: lost.append(store.replace("sid-1", document(n=3), b"stale"))) == [["EVALSHA"]]
     assert lost[0].current is not None
-    assert commands(lambda: store.refresh("sid-1", touched(anonymous))) == [["EVALSHA"]]
-    assert commands(lambda: store.refresh("nobody", touched(anonymous))) == [["EVALSHA"]]
+    assert commands(lambda: store.replace("nobody", document(n=3), b"stale")) == [["EVALSHA"]]
