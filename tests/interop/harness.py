@@ -1,0 +1,376 @@
+"""Both apps and one browser: what the interop scenarios drive.
+
+``Pairing`` is one configuration told to both sides: it renders the
+environment of the Express app (``app.js``) and the ``EXPSESSION`` setting
+of the Django app, so the two cannot drift apart. ``ExpressApp`` runs
+``node app.js`` on a socket opened here (handed over as ``LISTEN_FD``, so
+the port is known before Node starts and nobody can take it); ``DjangoApp``
+runs our middleware in-process through the test ``Client``. ``Browser``
+keeps one cookie jar for both and speaks to either the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from django.test import Client
+
+HERE = Path(__file__).resolve().parent
+START_TIMEOUT = 30.0
+VERSIONS = ("express4", "express5")
+PACKAGES = ("express4", "express5", "express-session", "connect-redis", "redis", "connect-pg-simple")
+COOKIE_NAME = "app.sid"
+# A scenario starts on the first app and goes on on the second.
+DIRECTIONS = {"express-to-django": ("express", "django"), "django-to-express": ("django", "express")}
+
+
+def missing_node_parts() -> str | None:
+    """Why the Express side cannot run here, or None when it can."""
+    if shutil.which("node") is None:
+        return "Node.js (node) is not on PATH"
+    absent = [name for name in PACKAGES if not (HERE / "node_modules" / name / "package.json").exists()]
+    if absent:
+        return f"npm packages missing ({', '.join(absent)}); run `npm ci --prefix tests/interop`"
+    return None
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """One session configuration, told to Express and to Django alike."""
+
+    prefix: str
+    secrets: tuple[str, ...] = ("interop secret, ключ 🔑",)
+    name: str = COOKIE_NAME
+    max_age: int | None = 3600  # seconds; express gets milliseconds
+    path: str = "/"
+    samesite: str | None = "lax"
+    secure: bool = True
+    httponly: bool = True
+    proxy: bool | None = True
+    trust_proxy: Any = None  # express's app.set("trust proxy"); Django: SECURE_PROXY_SSL_HEADER
+    resave: bool = False
+    save_uninitialized: bool = False
+    rolling: bool = False
+    ttl: int | None = None  # seconds a browser-session record lives; None: both default to a day
+
+    def replace(self, **changes: Any) -> Pairing:
+        return dataclasses.replace(self, **changes)
+
+    def express_cookie(self) -> dict[str, Any]:
+        cookie: dict[str, Any] = {"path": self.path, "httpOnly": self.httponly, "secure": self.secure}
+        if self.max_age is not None:
+            cookie["maxAge"] = self.max_age * 1000
+        if self.samesite is not None:
+            cookie["sameSite"] = self.samesite
+        return cookie
+
+    def express_env(self, redis_url: str) -> dict[str, str]:
+        options: dict[str, Any] = {
+            "resave": self.resave,
+            "saveUninitialized": self.save_uninitialized,
+            "rolling": self.rolling,
+        }
+        if self.proxy is not None:
+            options["proxy"] = self.proxy
+        env = {
+            "SESSION_SECRETS": json.dumps(list(self.secrets)),
+            "SESSION_NAME": self.name,
+            "SESSION_COOKIE": json.dumps(self.express_cookie()),
+            "SESSION_OPTIONS": json.dumps(options),
+            "STORE": "redis",
+            "REDIS_URL": redis_url,
+            "STORE_PREFIX": self.prefix,
+        }
+        if self.ttl is not None:
+            env["STORE_TTL"] = str(self.ttl)
+        if self.trust_proxy is not None:
+            env["TRUST_PROXY"] = json.dumps(self.trust_proxy)
+        return env
+
+    def expsession(self, redis_url: str) -> dict[str, Any]:
+        cookie: dict[str, Any] = {
+            "PATH": self.path,
+            "HTTPONLY": self.httponly,
+            "SECURE": self.secure,
+            "MAX_AGE": self.max_age,
+        }
+        if self.samesite is not None:
+            cookie["SAMESITE"] = self.samesite.capitalize()
+        options: dict[str, Any] = {"URL": redis_url, "PREFIX": self.prefix}
+        if self.ttl is not None:
+            options["TTL"] = self.ttl
+        return {
+            "SECRET": list(self.secrets),
+            "NAME": self.name,
+            "RESAVE": self.resave,
+            "SAVE_UNINITIALIZED": self.save_uninitialized,
+            "ROLLING": self.rolling,
+            "PROXY": self.proxy,
+            "COOKIE": cookie,
+            "STORE": {"BACKEND": "django_expsession.stores.redis.RedisStore", "OPTIONS": options},
+        }
+
+
+@dataclass
+class Reply:
+    """An answer from either app: status, JSON body, Set-Cookie lines."""
+
+    side: str
+    status: int
+    body: Any
+    set_cookies: list[str]
+
+    def set_cookie(self, name: str) -> str | None:
+        """The Set-Cookie line for ``name``, if the response has one."""
+        found = [line for line in self.set_cookies if line.split("=", 1)[0].strip() == name]
+        assert len(found) <= 1, f"{self.side} sent {len(found)} Set-Cookie lines for {name}: {found}"
+        return found[0] if found else None
+
+    def expires(self, name: str) -> float | None:
+        """The cookie's ``Expires`` as epoch seconds."""
+        line = self.set_cookie(name)
+        assert line is not None, f"{self.side} sent no Set-Cookie for {name}"
+        for attribute in line.split(";")[1:]:
+            key, _, value = attribute.strip().partition("=")
+            if key.lower() == "expires":
+                return parsedate_to_datetime(value).timestamp()
+        return None
+
+
+class App(Protocol):
+    label: str
+
+    def call(self, method: str, path: str, body: Any, headers: Mapping[str, str]) -> Reply: ...
+
+
+@dataclass
+class ExpressApp:
+    label: str
+    host: str
+    port: int
+    process: subprocess.Popen[bytes]
+    stdout: Path
+    stderr: Path
+
+    def call(self, method: str, path: str, body: Any, headers: Mapping[str, str]) -> Reply:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        sent = dict(headers)
+        payload = None
+        if body is not None:
+            payload = json.dumps(body).encode()  # \u escapes: any JS string can be sent
+            sent["Content-Type"] = "application/json"
+        try:
+            connection.request(method, path, body=payload, headers=sent)
+            raw = connection.getresponse()
+            text = raw.read().decode()
+            set_cookies = [v for k, v in raw.getheaders() if k.lower() == "set-cookie"]
+            return Reply(self.label, raw.status, json.loads(text) if text else None, set_cookies)
+        finally:
+            connection.close()
+
+    def output(self) -> str:
+        """What Node printed, for a failure report."""
+        parts = []
+        for label, path in (("stderr", self.stderr), ("stdout", self.stdout)):
+            text = path.read_text(errors="replace") if path.exists() else ""
+            parts.append(f"--- {label} ---\n{text.strip() or '(empty)'}")
+        return "\n".join(parts)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+
+def launch_express(version: str, env: Mapping[str, str], log_dir: Path) -> ExpressApp:
+    """``node app.js`` under ``version``, serving once this returns."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    port = listener.getsockname()[1]
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stdout, stderr = log_dir / f"{version}-{port}.out", log_dir / f"{version}-{port}.err"
+    environ = {**os.environ, **env, "EXPRESS": version, "LISTEN_FD": str(listener.fileno())}
+    environ.pop("PORT", None)
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            ["node", "app.js"],
+            cwd=HERE,
+            env=environ,
+            stdout=out,
+            stderr=err,
+            pass_fds=(listener.fileno(),),
+        )
+    listener.close()  # Node holds its own copy
+    app = ExpressApp(version, "127.0.0.1", port, process, stdout, stderr)
+    try:
+        _wait_until_serving(app)
+    except BaseException:
+        app.stop()
+        raise
+    return app
+
+
+def _wait_until_serving(app: ExpressApp) -> None:
+    # The socket already listens: the request waits in the backlog until
+    # Node accepts it, and fails at once if Node exits (the socket closes).
+    try:
+        connection = http.client.HTTPConnection(app.host, app.port, timeout=START_TIMEOUT)
+        connection.request("GET", "/health")
+        answer = connection.getresponse()
+        answer.read()
+        connection.close()
+        if answer.status != 200:
+            raise OSError(f"/health answered {answer.status}")
+    except OSError as exc:
+        app.process.poll()
+        raise RuntimeError(
+            f"{app.label} did not serve ({exc!r}, exit code {app.process.returncode}):\n{app.output()}"
+        ) from None
+
+
+@dataclass
+class DjangoApp:
+    """Our middleware in-process; the headers are what a WSGI server would send."""
+
+    label: str = "django"
+    client: Client = field(default_factory=Client)
+
+    def call(self, method: str, path: str, body: Any, headers: Mapping[str, str]) -> Reply:
+        # The Client's own cookie jar is bypassed: the browser sends the header.
+        sent = {"cookie": "", **{k.lower(): v for k, v in headers.items()}}
+        payload = "" if body is None else json.dumps(body)
+        response = self.client.generic(method, path, payload, content_type="application/json", headers=sent)
+        # As django.core.handlers.wsgi writes them.
+        set_cookies = [morsel.OutputString() for morsel in response.cookies.values()]
+        text = response.content.decode()
+        return Reply(self.label, response.status_code, json.loads(text) if text else None, set_cookies)
+
+
+@dataclass
+class Browser:
+    """One user agent's cookie jar over both apps (one host, so no domains).
+
+    Paths are kept as a browser keeps them (RFC 6265): a cookie is sent on
+    requests under its Path, those with longer paths first, and a cookie of
+    the same name but another Path is a second cookie.
+    """
+
+    headers: dict[str, str] = field(default_factory=lambda: {"X-Forwarded-Proto": "https"})
+    jar: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def cookies_for(self, path: str) -> list[tuple[str, str]]:
+        matching = [(cookie_path, name, value) for (name, cookie_path), value in self.jar.items()]
+        matching = [item for item in matching if _path_matches(path, item[0])]
+        matching.sort(key=lambda item: -len(item[0]))  # stable: older first among equals
+        return [(name, value) for _, name, value in matching]
+
+    def value(self, name: str, path: str = "/") -> str | None:
+        """The value the browser would send first for ``name`` on ``path``."""
+        return next((value for key, value in self.cookies_for(path) if key == name), None)
+
+    def sid(self, name: str = COOKIE_NAME) -> str:
+        """The session id in the cookie the browser would send to /."""
+        value = self.value(name)
+        assert value is not None, f"the browser holds no {name} cookie"
+        return signed_sid(value)
+
+    def paths(self, name: str) -> list[str]:
+        """The paths the browser keeps a cookie ``name`` for."""
+        return sorted(path for key, path in self.jar if key == name)
+
+    def call(self, app: App, method: str, path: str, body: Any = None, *, cookie: str | None = None) -> Reply:
+        """One request; ``cookie`` replaces the jar's Cookie header for it."""
+        headers = dict(self.headers)
+        header = "; ".join(f"{k}={v}" for k, v in self.cookies_for(path)) if cookie is None else cookie
+        if header:
+            headers["Cookie"] = header
+        reply = app.call(method, path, body, headers)
+        assert reply.status == 200, f"{app.label} answered {reply.status}: {reply.body}"
+        for line in reply.set_cookies:
+            self._store(line)
+        return reply
+
+    def _store(self, line: str) -> None:
+        pair, *attributes = line.split(";")
+        name, _, value = pair.partition("=")
+        cookie_path, expired = "/", False
+        for attribute in attributes:
+            key, _, attr_value = attribute.strip().partition("=")
+            if key.lower() == "path":
+                cookie_path = attr_value
+            elif key.lower() == "expires":
+                expired = parsedate_to_datetime(attr_value).timestamp() <= time.time()
+        if expired:
+            self.jar.pop((name.strip(), cookie_path), None)
+        else:
+            self.jar[(name.strip(), cookie_path)] = value.strip()
+
+    def get(self, app: App, path: str, **kwargs: Any) -> Reply:
+        return self.call(app, "GET", path, **kwargs)
+
+    def post(self, app: App, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.call(app, "POST", path, {} if body is None else body, **kwargs)
+
+
+def _path_matches(request_path: str, cookie_path: str) -> bool:
+    if request_path == cookie_path:
+        return True
+    return request_path.startswith(cookie_path) and (
+        cookie_path.endswith("/") or request_path[len(cookie_path)] == "/"
+    )
+
+
+def in_order(direction: str, express: App, django: App) -> tuple[App, App]:
+    """The app a scenario starts on, and the other one."""
+    apps = {"express": express, "django": django}
+    first, second = DIRECTIONS[direction]
+    return apps[first], apps[second]
+
+
+def signed_sid(cookie_value: str) -> str:
+    """The session id inside an ``s%3A<id>.<signature>`` cookie value."""
+    raw = unquote(cookie_value)
+    assert raw.startswith("s:"), raw
+    return raw[2:].rsplit(".", 1)[0]
+
+
+@dataclass
+class Stored:
+    """What Redis holds for the pairing's prefix."""
+
+    client: Any  # redis.Redis with decode_responses
+    prefix: str
+
+    def raw(self, sid: str) -> str | None:
+        return self.client.get(self.prefix + sid)  # type: ignore[no-any-return]
+
+    def document(self, sid: str) -> dict[str, Any] | None:
+        text = self.raw(sid)
+        return None if text is None else json.loads(text)  # type: ignore[no-any-return]
+
+    def exists(self, sid: str) -> bool:
+        return bool(self.client.exists(self.prefix + sid))
+
+    def expiry(self, sid: str) -> float:
+        """When Redis drops the session, in epoch seconds."""
+        ms = self.client.pexpiretime(self.prefix + sid)
+        assert ms > 0, f"session {sid} has no expiry in Redis ({ms})"
+        return float(ms) / 1000
