@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import django  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.http import HttpRequest, HttpResponse  # noqa: E402
-from django.urls import path  # noqa: E402
+import django
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.urls import path
 
 STACK = os.environ.get("BENCH_STACK", "ours")
 STORE = os.environ.get("BENCH_STORE", "sqlite")

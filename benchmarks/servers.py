@@ -169,9 +169,8 @@ def run(store: str, seconds: int, connections: int, directory: str, redis_url: s
             finally:
                 process.terminate()
                 process.wait(timeout=20)
-            lines.append(
-                f"{store:<9} {server:<26} {stack:<7} {read[0]:>9.0f} {read[1]:>8} {write[0]:>9.0f} {write[1]:>8}"
-            )
+            figures = f"{read[0]:>9.0f} {read[1]:>8} {write[0]:>9.0f} {write[1]:>8}"
+            lines.append(f"{store:<9} {server:<26} {stack:<7} {figures}")
     return lines
 
 
@@ -200,7 +199,8 @@ def main() -> int:
         ) as admin:
             admin.execute(f"DROP DATABASE IF EXISTS {PG['NAME']} WITH (FORCE)")
             admin.execute(f"CREATE DATABASE {PG['NAME']}")
-    header = f"{'store':<9} {'server':<26} {'stack':<7} {'read r/s':>9} {'read p99':>8} {'write r/s':>9} {'wrt p99':>8}"
+    columns = f"{'read r/s':>9} {'read p99':>8} {'write r/s':>9} {'wrt p99':>8}"
+    header = f"{'store':<9} {'server':<26} {'stack':<7} {columns}"
     print(
         f"wrk: 2 threads, {args.connections} connections, {args.seconds} s per measurement, on this machine."
     )
