@@ -200,8 +200,13 @@ def _cookie_value(key: str, value: Any) -> Any:
             raise bad("a domain name or None")
         return value
     if key == "PATH":
-        if not isinstance(value, str) or not value.startswith("/") or not _writable("path", value):
-            raise bad('a URL path starting with "/", without ";" or control characters')
+        if (
+            not isinstance(value, str)
+            or not value.startswith("/")
+            or "," in value
+            or not _writable("path", value)
+        ):
+            raise bad('a URL path starting with "/", of printable ASCII without ";" or ","')
         return value
     raise AssertionError(key)  # pragma: no cover
 

@@ -69,6 +69,9 @@ def _attribute(name: str, default: Any, doc: str) -> Any:
     def set_(self: Cookie, value: Any) -> None:
         if name in _FLAGS and not isinstance(value, bool):
             raise CookieError(f"The cookie's {name} should be True or False, not {value!r}.")
+        if name == "path" and isinstance(value, str) and "," in value:
+            # Allowed in Set-Cookie, but a header folded by a proxy would split there.
+            raise CookieError(f"The cookie's path cannot be {value!r}: it should have no comma.")
         try:
             Cookie({name: value}).header("n", "v")
         except CookieError as exc:
@@ -254,6 +257,20 @@ class Cookie:
 
     def morsel(self, name: str, value: str) -> Morsel[str]:
         return SetCookieMorsel(self, name, value)
+
+
+def check_attributes(attrs: dict[str, Any]) -> None:
+    """Raise CookieError when the serializer would refuse these attributes."""
+    _attribute_parts(
+        "n",
+        attrs.get("domain"),
+        attrs.get("path", "/"),
+        attrs.get("httpOnly"),
+        attrs.get("secure"),
+        attrs.get("partitioned"),
+        attrs.get("priority"),
+        attrs.get("sameSite"),
+    )
 
 
 @functools.lru_cache(maxsize=256)

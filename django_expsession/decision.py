@@ -34,6 +34,7 @@ class Facts(NamedTuple):
     has_expires: bool  # cookie.expires != null
     secure_cookie: bool  # cookie.secure
     secure_request: bool  # issecure(req)
+    cookie_forced: bool = False  # Django's set_expiry(): the browser must hear of it
 
 
 class Decision(NamedTuple):
@@ -52,7 +53,9 @@ def should_save(facts: Facts, options: Options) -> bool:
 
 
 def should_set_cookie(facts: Facts, options: Options) -> bool:
-    if facts.is_new:
+    if facts.cookie_forced:
+        wanted = True
+    elif facts.is_new:
         wanted = options.save_uninitialized or facts.modified
     else:
         wanted = options.rolling or (facts.has_expires and facts.modified)

@@ -38,6 +38,7 @@ class DjangoSessionAPI(SessionBase):
     _sid: str | None
     _forced: bool
     accessed: bool
+    cookie_forced: bool
 
     @property
     def cookie(self) -> Cookie:
@@ -98,6 +99,7 @@ class DjangoSessionAPI(SessionBase):
             self.cookie.max_age = value
         self.accessed = True
         self._forced = True
+        self.cookie_forced = True
 
     async def aset_expiry(self, value: int | float | datetime | timedelta | None) -> None:
         self.set_expiry(value)
@@ -164,7 +166,7 @@ class DjangoSessionAPI(SessionBase):
         self._new_identity(keep_data=True)
 
     def delete(self, session_key: str | None = None) -> None:
-        sid = session_key or self._sid
+        sid = self._sid if session_key is None else session_key
         if sid is not None and self._store is not None:
             self._store.destroy(sid)
 

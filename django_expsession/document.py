@@ -15,6 +15,7 @@ import re
 from typing import Any
 
 from .clock import MAX_MS, in_range, now_ms, parse_iso
+from .cookie import CookieError, check_attributes
 
 Document = dict[str, Any]
 
@@ -167,6 +168,11 @@ def check(document: Any) -> int | None:
     original = cookie.get("originalMaxAge")
     if original is not None and not (math.isfinite(original) and abs(original) <= MAX_MS):
         raise InvalidDocumentError("its cookie.originalMaxAge is out of range")
+    try:
+        # What the Set-Cookie header will need (a stored path with a ";" would fail every response).
+        check_attributes(cookie)
+    except CookieError as exc:
+        raise InvalidDocumentError(f"its cookie cannot be sent ({exc})") from None
     expires = cookie.get("expires")
     if expires is None:
         return None

@@ -8,6 +8,7 @@ session, logged), and resolves ``"auto"`` cookie values against the request.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -24,6 +25,9 @@ from .signing import Verifier
 from .stores import Store, get_store
 from .stores.base import Record
 
+# Printable ASCII but for '"', ',', ';' and '\\'; at most 255 (the database's column).
+SID_RE = re.compile(r"[!#-+\--:<-\[\]-~]{1,255}")
+
 
 class SessionFactory:
     """Sessions for one settings snapshot and one store."""
@@ -39,6 +43,11 @@ class SessionFactory:
         sid: Any = self.settings.genid(HttpRequest() if request is None else request)
         if not isinstance(sid, str) or not sid:
             raise TypeError(f"EXPSESSION['GENID'] must return a non-empty str, not {sid!r}.")
+        if not SID_RE.fullmatch(sid):
+            raise ValueError(
+                f"EXPSESSION['GENID'] returned {sid!r}: a session id should be 1 to 255 printable ASCII "
+                "characters without spaces, quotes, commas, semicolons or backslashes."
+            )
         return sid
 
     def new_cookie(self, request: HttpRequest | None, options: Mapping[str, Any] | None) -> Cookie:

@@ -187,6 +187,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             cookie.expires_ms is not None,
             secure_cookie,
             is_secure(found.request, settings.proxy) if secure_cookie else True,
+            session.cookie_forced,
         )
         decision = decide(facts, factory.rules)
         if decision.action is Action.TOUCH and self._touch_not_due(factory, session):

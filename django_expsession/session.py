@@ -132,6 +132,7 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self.accessed = False
         self.destroyed = False
         self._forced = False
+        self.cookie_forced = False  # set_expiry(): send the cookie whatever express would do
         self._final = False  # the end of the request: no view code runs any more
         self._text: str | None = None  # the data's JSON, while _final
         self._dirty = False  # a write or a mutable hand-out happened

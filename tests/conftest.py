@@ -12,11 +12,16 @@ parametrizes it (``pytestmark = BOTH_CONCURRENCIES``).
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import redis
 from django.test import AsyncClient, Client
 
 from django_expsession import events
@@ -173,3 +178,49 @@ def async_client() -> AsyncClient:
 def _fresh_security_log_window() -> None:
     """Each test starts a new rate-limit window of the security log."""
     events.reset_rate_limit()
+
+
+# -- a private Redis server -------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PrivateRedis:
+    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
+        self.process, self.port = process, port
+
+    def crash(self) -> None:
+        """The server dies at once, as in a crash (no orderly shutdown)."""
+        self.process.kill()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of this test's own: the test may kill it, and its counters count only the test."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if services.IN_CI:
+            pytest.fail("redis-server is not installed; CI must not skip the outage tests.")
+        pytest.skip("redis-server is not installed")
+    port = free_port()
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    for _ in range(100):
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            time.sleep(0.05)  # waiting for a real server to listen, not for time to pass
+    server = PrivateRedis(process, port)
+    yield server
+    if process.poll() is None:
+        server.crash()

@@ -227,6 +227,27 @@ INVALID: list[tuple[str, dict[str, Any], str]] = [
     ("on-store-error-unknown", {"ON_STORE_ERROR": "ignore"}, "E011"),
     ("unknown-key", {"SECERT": "typo"}, "E012"),
     ("lower-case-key", {"cookie": {}}, "E012"),
+    # Lifetimes no HTTP date can hold (issue 9): refused with the allowed range.
+    ("max-age-trillions", {"COOKIE": {"MAX_AGE": 10**12}}, "E008"),
+    ("max-age-negative-trillions", {"COOKIE": {"MAX_AGE": -(10**12)}}, "E008"),
+    ("max-age-float-overflow", {"COOKIE": {"MAX_AGE": 1e308}}, "E008"),
+    ("max-age-huge-timedelta", {"COOKIE": {"MAX_AGE": timedelta(days=10**8)}}, "E008"),
+    ("path-comma", {"COOKIE": {"PATH": "/a,b"}}, "E008"),
+    ("absolute-timeout-zero", {"ABSOLUTE_TIMEOUT": 0}, "E015"),
+    ("absolute-timeout-string", {"ABSOLUTE_TIMEOUT": "1h"}, "E015"),
+    ("renew-after-negative", {"RENEW_AFTER": -5}, "E015"),
+    ("renew-after-infinite", {"RENEW_AFTER": float("inf")}, "E015"),
+    ("renew-grace-none", {"RENEW_GRACE": None}, "E015"),
+    ("renew-grace-huge", {"RENEW_GRACE": 10**12}, "E015"),
+    ("track-ip-string", {"TRACK_IP": "yes"}, "E005"),
+    ("host-prefix-not-secure", {"NAME": "__Host-sid"}, "E016"),
+    (
+        "host-prefix-with-domain",
+        {"NAME": "__Host-sid", "COOKIE": {"SECURE": True, "DOMAIN": "a.example"}},
+        "E016",
+    ),
+    ("host-prefix-other-path", {"NAME": "__Host-sid", "COOKIE": {"SECURE": True, "PATH": "/app"}}, "E016"),
+    ("secure-prefix-not-secure", {"NAME": "__Secure-sid", "COOKIE": {"SECURE": False}}, "E016"),
 ]
 
 

@@ -7,15 +7,9 @@ down in the middle of a request, or a local port nothing listens on.
 from __future__ import annotations
 
 import logging
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import redis
 from asgiref.sync import async_to_sync
 from django.http import HttpResponse
 from django.test import AsyncClient, Client
@@ -24,52 +18,9 @@ from redis.retry import Retry
 
 from django_expsession.signing import cookie_value
 
-from .services import IN_CI
+from .conftest import PrivateRedis, free_port
 
 CACHE = "django_expsession.stores.cache.CacheStore"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class PrivateRedis:
-    def __init__(self, process: subprocess.Popen[bytes], port: int) -> None:
-        self.process, self.port = process, port
-
-    def crash(self) -> None:
-        """The server dies at once, as in a crash (no orderly shutdown)."""
-        self.process.kill()
-        self.process.wait(timeout=10)
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    """A redis-server of this test's own, so the test may kill it."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        if IN_CI:
-            pytest.fail("redis-server is not installed; CI must not skip the outage tests.")
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    for _ in range(100):
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            time.sleep(0.05)  # waiting for a real server to listen, not for time to pass
-    server = PrivateRedis(process, port)
-    yield server
-    if process.poll() is None:
-        server.crash()
 
 
 def _configure(settings: Any, port: int, policy: str | None, **overrides: Any) -> None:
@@ -144,7 +95,7 @@ def _signed(sid: str) -> str:
 def test_by_default_an_unreachable_store_answers_503_and_logs(
     settings: Any, requests: Requests, view: Any, caplog: Any
 ) -> None:
-    _configure(settings, _free_port(), None)
+    _configure(settings, free_port(), None)
     with caplog.at_level(logging.ERROR, logger="django_expsession"):
         response = requests.get(cookie=_signed("a" * 32))
     assert response.status_code == 503
@@ -156,7 +107,7 @@ def test_by_default_an_unreachable_store_answers_503_and_logs(
 def test_anonymous_policy_serves_the_request_without_a_session(
     settings: Any, requests: Requests, view: Any, caplog: Any
 ) -> None:
-    _configure(settings, _free_port(), "anonymous")
+    _configure(settings, free_port(), "anonymous")
     with caplog.at_level(logging.ERROR, logger="django_expsession"):
         response = requests.get(cookie=_signed("a" * 32))
     assert response.status_code == 200
@@ -190,7 +141,7 @@ def test_store_failing_during_the_request(
 def test_a_new_session_that_cannot_be_saved_sets_no_cookie(
     settings: Any, requests: Requests, view: Any
 ) -> None:
-    _configure(settings, _free_port(), "anonymous")
+    _configure(settings, free_port(), "anonymous")
     response = requests.get()  # no cookie: nothing to load, the save fails
     assert response.status_code == 200
     assert "connect.sid" not in response.cookies

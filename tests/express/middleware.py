@@ -10,18 +10,26 @@ from django.http import HttpRequest
 from django.utils.decorators import sync_and_async_middleware
 
 
-@sync_and_async_middleware
-def preset_session(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
-    if iscoroutinefunction(get_response):
+def _presetting(value: Callable[[], Any]) -> Callable[..., Any]:
+    @sync_and_async_middleware
+    def preset(get_response: Callable[[HttpRequest], Any]) -> Callable[[HttpRequest], Any]:
+        if iscoroutinefunction(get_response):
 
-        async def async_middleware(request: HttpRequest) -> Any:
-            request.session = {"preset": True}  # type: ignore[assignment]
-            return await get_response(request)
+            async def async_middleware(request: HttpRequest) -> Any:
+                request.session = value()  # type: ignore[attr-defined]
+                return await get_response(request)
 
-        return async_middleware
+            return async_middleware
 
-    def middleware(request: HttpRequest) -> Any:
-        request.session = {"preset": True}  # type: ignore[assignment]
-        return get_response(request)
+        def middleware(request: HttpRequest) -> Any:
+            request.session = value()  # type: ignore[attr-defined]
+            return get_response(request)
 
-    return middleware
+        return middleware
+
+    return preset
+
+
+preset_session = _presetting(lambda: {"preset": True})
+# Empty, hence falsy, but present: presence decides, not truthiness (issue 9).
+preset_empty_session = _presetting(dict)

@@ -47,9 +47,14 @@ def test_middleware_listed_twice_handles_the_session_once(http, expsession, sett
     assert store.length() == 1
 
 
-def test_session_put_in_place_by_an_earlier_middleware_is_left_alone(http, expsession, settings):
-    # express #2
-    settings.MIDDLEWARE = ["tests.express.middleware.preset_session", *settings.MIDDLEWARE]
+@pytest.mark.parametrize(
+    ("preset", "seen"), [("preset_session", "{'preset': True}"), ("preset_empty_session", "{}")]
+)
+def test_session_put_in_place_by_an_earlier_middleware_is_left_alone(
+    http, expsession, settings, preset, seen
+):
+    # express #2 (an empty object is present too, though falsy in Python)
+    settings.MIDDLEWARE = [f"tests.express.middleware.{preset}", *settings.MIDDLEWARE]
     store = expsession.configure()
 
     @http.view
@@ -59,7 +64,7 @@ def test_session_put_in_place_by_an_earlier_middleware_is_left_alone(http, expse
     res = http.get()
 
     assert res.status == 200
-    assert res.body == "{'preset': True}"
+    assert res.body == seen
     assert res.set_cookie == []
     assert expsession.calls["get"] == expsession.calls["set"] == 0
     assert store.length() == 0
