@@ -79,6 +79,10 @@ class RequestSession:
         """The session if it was made (without making it)."""
         return self._session
 
+    @made.setter
+    def made(self, session: Session | None) -> None:
+        self._session = session
+
     @property
     def inert(self) -> InertSession:
         if self._inert is None:

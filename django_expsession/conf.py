@@ -123,6 +123,11 @@ class Settings:
     def merge(self) -> bool:
         return self.concurrency == "merge"
 
+    @property
+    def prefixed(self) -> bool:
+        """A ``__Host-`` or ``__Secure-`` cookie name (it must be Secure)."""
+        return self.name.startswith(("__Host-", "__Secure-"))
+
     def cookie_options(self, request: HttpRequest) -> Mapping[str, Any]:
         """The express cookie options for this request (a dynamic COOKIE is called)."""
         if self.cookie is not None:

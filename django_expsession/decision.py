@@ -34,7 +34,8 @@ class Facts(NamedTuple):
     has_expires: bool  # cookie.expires != null
     secure_cookie: bool  # cookie.secure
     secure_request: bool  # issecure(req)
-    cookie_forced: bool = False  # Django's set_expiry(): the browser must hear of it
+    cookie_forced: bool = False  # Django's set_expiry(), a renewed id: the browser must hear of it
+    must_save: bool = False  # the stored record lacks what ABSOLUTE_TIMEOUT/RENEW_AFTER need
 
 
 class Decision(NamedTuple):
@@ -47,6 +48,8 @@ _DECISIONS = {(action, flag): Decision(action, flag) for action in Action for fl
 
 
 def should_save(facts: Facts, options: Options) -> bool:
+    if facts.must_save:
+        return True
     if not options.save_uninitialized and facts.never_saved and facts.is_new:
         return facts.modified
     return not facts.saved

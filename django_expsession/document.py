@@ -47,13 +47,17 @@ class InvalidDocumentError(ValueError):
 
 
 class Encoded(dict[str, Any]):
-    """A document that carries its JSON text, so that no store serialises it again."""
+    """A document that carries its JSON text, so that no store serialises it again.
 
-    __slots__ = ("text",)
+    ``deadline`` (epoch ms) caps how long a store may keep it (ABSOLUTE_TIMEOUT).
+    """
 
-    def __init__(self, document: Document, text: str) -> None:
+    __slots__ = ("deadline", "text")
+
+    def __init__(self, document: Document, text: str, deadline: int | None = None) -> None:
         super().__init__(document)
         self.text = text
+        self.deadline = deadline
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
@@ -192,9 +196,14 @@ def expires_ms(document: Document) -> int | None:
 
 
 def store_expiry_ms(document: Document, ttl: float) -> int:
-    """When a store should forget the document: the cookie expiry, or now + TTL."""
+    """When a store should forget the document: the cookie expiry, or now + TTL.
+
+    Never after the document's deadline, when it has one (see ``Encoded``).
+    """
     expires = expires_ms(document)
-    return expires if expires is not None else now_ms() + int(ttl * 1000)
+    expiry = expires if expires is not None else now_ms() + int(ttl * 1000)
+    deadline = document.deadline if isinstance(document, Encoded) else None
+    return expiry if deadline is None else min(expiry, deadline)
 
 
 def is_expired(document: Document, now: int | None = None) -> bool:

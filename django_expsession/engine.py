@@ -24,7 +24,9 @@ from django.http import HttpRequest
 
 from . import factory as factories
 from . import signing
+from .clock import now_ms
 from .cookie import Cookie
+from .lifetime import deadline
 from .session import _MISSING, Session
 from .stores import get_store
 from .stores.base import Record
@@ -109,13 +111,16 @@ class SessionStore(Session):
         unpacked = (
             None if record is None or self._sid is None else self._factory.unpack(record, self._sid, None)
         )
-        if unpacked is None:
-            # Django's contract: a session the store lacks starts over, key-less.
-            self._start(None, {}, None)
-            self.original_id = None
-        else:
-            data, cookie = unpacked
-            self._take(self._sid or "", data, cookie, record)  # type: ignore[arg-type]
+        if unpacked is not None:
+            data, cookie, meta = unpacked
+            end = deadline(meta, self._factory.settings.absolute_timeout)
+            if end is None or end > now_ms():
+                self.meta = meta
+                self._take(self._sid or "", data, cookie, record)  # type: ignore[arg-type]
+                return
+        # Django's contract: a session the store lacks starts over, key-less.
+        self._start(None, {}, None)
+        self.original_id = None
 
     async def _aget_session(self, no_load: bool = False) -> dict[str, Any]:
         await self._aensure_loaded()

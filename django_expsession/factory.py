@@ -17,8 +17,10 @@ from django.http import HttpRequest
 
 from . import conf, events
 from . import document as doc
+from .clock import now_ms
 from .cookie import Cookie
 from .decision import Options
+from .lifetime import META_KEY, new_meta, read_meta
 from .requestinfo import is_secure
 from .session import RESERVED_KEY, Session
 from .signing import Verifier
@@ -38,6 +40,11 @@ class SessionFactory:
         self.rules = Options(settings.resave, settings.save_uninitialized, settings.rolling)
         self.touches = store.supports("touch")
         self.verifier = Verifier(settings.keys)
+        # ABSOLUTE_TIMEOUT/RENEW_AFTER: every session keeps its creation time,
+        # and a load looks at it (lifetime.py).
+        self.keeps_meta = self.lifecycle = (
+            settings.absolute_timeout is not None or settings.renew_after is not None
+        )
 
     def new_id(self, request: HttpRequest | None) -> str:
         sid: Any = self.settings.genid(HttpRequest() if request is None else request)
@@ -69,14 +76,10 @@ class SessionFactory:
     def options(self, request: HttpRequest | None) -> Mapping[str, Any]:
         return self.settings.cookie_options(HttpRequest() if request is None else request)
 
-    def new(self, request: HttpRequest | None, options: Mapping[str, Any] | None = None) -> Session:
-        """A new session: its id and cookie are made when first needed."""
-        return Session(self, request, options)
-
     def unpack(
         self, record: Record, sid: str, request: HttpRequest | None
-    ) -> tuple[dict[str, Any], Cookie] | None:
-        """(data, cookie) of a stored record; None, logged, when it is malformed."""
+    ) -> tuple[dict[str, Any], Cookie, dict[str, Any] | None] | None:
+        """(data, cookie, meta) of a stored record; None, logged, when it is not a live session."""
         try:
             document = record.parsed()
             if record.text is None:
@@ -87,19 +90,34 @@ class SessionFactory:
             return None
         if record.expires_ms is not None and expires is not None:
             expires = record.expires_ms  # touch moved only the store's own expiry
+        elif expires is not None and expires <= now_ms():
+            # The shipped stores never return these; another store might.
+            events.rejected("expired", sid, request)
+            return None
         data = dict(document) if record.text is None else document
         cookie = Cookie.from_json(data.pop(RESERVED_KEY), expires)
-        return data, cookie
+        meta = read_meta(data.pop(META_KEY)) if META_KEY in data else None
+        return data, cookie, meta
 
     def inflate(
         self, record: Record, sid: str, request: HttpRequest | None, options: Mapping[str, Any] | None = None
     ) -> Session | None:
-        """The session a stored record holds, or None when it is malformed."""
+        """The session a stored record holds, or None when it is not a live session."""
         unpacked = self.unpack(record, sid, request)
         if unpacked is None:
             return None
-        data, cookie = unpacked
-        return Session(self, request, options, sid=sid, data=data, cookie=cookie, record=record)
+        data, cookie, meta = unpacked
+        session = Session(self, request, options, sid=sid, data=data, cookie=cookie, record=record, meta=meta)
+        if meta is None and self.keeps_meta:
+            # Stored before the timeouts were on: they count from now.
+            session.meta = new_meta(request, self.settings.track_ip)
+            session.meta_changed = True
+        return session
+
+    def new(self, request: HttpRequest | None, options: Mapping[str, Any] | None = None) -> Session:
+        """A new session: its id and cookie are made when first needed."""
+        meta = new_meta(request, self.settings.track_ip) if self.keeps_meta else None
+        return Session(self, request, options, meta=meta)
 
 
 _lock = threading.Lock()

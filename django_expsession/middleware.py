@@ -19,19 +19,32 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
-from . import conf, events, signing
+from . import conf, events, lifetime, signals, signing
 from . import factory as factories
 from .binding import RequestSession, bind, bound
 from .decision import SKIP, Action, Decision, Facts, decide
 from .drive import run
 from .requestinfo import cookie_header, is_secure, raw_path
-from .session import Session
+from .session import AUTH_KEY, Session
 from .stores import StoreError, get_store
 from .stores.base import AsyncCalls, Calls, SyncCalls
 
 logger = logging.getLogger("django_expsession")
 
 Response = HttpResponseBase
+
+
+_warned_prefixes: set[str] = set()
+
+
+def _warn_prefix_once(name: str) -> None:
+    if name not in _warned_prefixes:
+        _warned_prefixes.add(name)
+        logger.warning(
+            "The session cookie %r was not sent: its prefix needs Secure, and SECURE 'auto' made it "
+            "not Secure over plain HTTP. Serve the site over HTTPS (or set PROXY), or drop the prefix.",
+            name,
+        )
 
 
 class SessionMiddleware(DjangoSessionMiddleware):
@@ -66,15 +79,20 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if begun is None:
             return None
         found, cookie_id = begun
-        record = None
-        if cookie_id is not None:
-            try:
-                record = found.factory.store.read(cookie_id)  # type: ignore[union-attr]
-            except StoreError as exc:
-                return self._store_failed(found, exc)
-            if record is None:
-                events.rejected("unknown-id", cookie_id, request)
-        found.record = record
+        factory = found.factory
+        if cookie_id is None or factory is None:
+            return None
+        try:
+            if factory.lifecycle:
+                found.record, found.made = run(
+                    lifetime.load(SyncCalls(factory.store), factory, request, found.options, cookie_id)
+                )
+            else:
+                found.record = factory.store.read(cookie_id)
+                if found.record is None:
+                    events.rejected("unknown-id", cookie_id, request)
+        except StoreError as exc:
+            return self._store_failed(found, exc)
         return None
 
     def process_response(self, request: HttpRequest, response: Response) -> Response:  # type: ignore[override]
@@ -92,14 +110,19 @@ class SessionMiddleware(DjangoSessionMiddleware):
         response: Response | None = None
         if begun is not None:
             found, cookie_id = begun
-            if cookie_id is not None:
+            factory = found.factory
+            if cookie_id is not None and factory is not None:
                 try:
-                    found.record = await found.factory.store.aread(cookie_id)  # type: ignore[union-attr]
+                    if factory.lifecycle:
+                        found.record, found.made = await lifetime.load(
+                            AsyncCalls(factory.store), factory, request, found.options, cookie_id
+                        )
+                    else:
+                        found.record = await factory.store.aread(cookie_id)
+                        if found.record is None:
+                            events.rejected("unknown-id", cookie_id, request)
                 except StoreError as exc:
                     response = self._store_failed(found, exc)
-                else:
-                    if found.record is None:
-                        events.rejected("unknown-id", cookie_id, request)
         if response is None:
             response = await get_response(request)
         found = bound(request)  # type: ignore[assignment]
@@ -188,6 +211,7 @@ class SessionMiddleware(DjangoSessionMiddleware):
             secure_cookie,
             is_secure(found.request, settings.proxy) if secure_cookie else True,
             session.cookie_forced,
+            session.meta_changed and session.loaded,
         )
         decision = decide(facts, factory.rules)
         if decision.action is Action.TOUCH and self._touch_not_due(factory, session):
@@ -217,13 +241,34 @@ class SessionMiddleware(DjangoSessionMiddleware):
         try:
             if decision.action is Action.SAVE:
                 await session.write(calls)
+                settings = session.factory_settings
+                if (
+                    settings is not None
+                    and settings.logout_everywhere_on_password_change
+                    and session.password_changed()
+                ):
+                    await self._logout_elsewhere(calls, session)
             elif decision.action is Action.TOUCH:
                 await calls.touch(sid, session.document())
             else:
                 await calls.destroy(sid)
+                events.send(signals.session_destroyed, sid, found.request)
         except StoreError as exc:
             return self._store_failed(found, exc) or self._headers(found, response, None, SKIP)
         return self._headers(found, response, session, decision)
+
+    @staticmethod
+    async def _logout_elsewhere(calls: Calls, session: Session) -> None:
+        """LOGOUT_EVERYWHERE_ON_PASSWORD_CHANGE: end the user's other sessions."""
+        user = session.get_raw(AUTH_KEY)
+        if isinstance(calls, AsyncCalls):
+            sids = [sid async for sid, _ in calls.store.auser_sessions(user)]
+        else:
+            sids = [sid for sid, _ in calls.store.user_sessions(user)]
+        for sid in sids:
+            if sid != session.id:
+                await calls.destroy(sid)
+                events.send(signals.session_destroyed, sid, None)
 
     def _headers(
         self, found: RequestSession, response: Response, session: Session | None, decision: Decision

@@ -29,9 +29,12 @@ from collections.abc import ItemsView, Iterator, KeysView, MutableMapping, Value
 from typing import TYPE_CHECKING, Any
 
 from . import document as doc
+from . import events, signals
+from .clock import now_ms
 from .cookie import Cookie
 from .djangoapi import DjangoSessionAPI
 from .drive import run
+from .lifetime import META_KEY, deadline, new_meta
 from .stores.base import MERGE_ATTEMPTS, AsyncCalls, Calls, Record, StoreError, SyncCalls, merged_document
 
 if TYPE_CHECKING:
@@ -42,6 +45,8 @@ if TYPE_CHECKING:
 
 _MISSING: Any = object()
 RESERVED_KEY = "cookie"
+AUTH_KEY = "_auth_user_id"  # contrib.auth's SESSION_KEY
+HASH_KEY = "_auth_user_hash"  # contrib.auth's HASH_SESSION_KEY
 _SCALARS = frozenset({str, int, float, bool, type(None)})
 # original_id of a new session: "the id it is first given" (ids are lazy).
 _FIRST_ID: Any = object()
@@ -64,6 +69,10 @@ def _check_key(key: Any) -> None:
         raise SessionDataError(
             "'cookie' is reserved for the session cookie; use request.session.cookie "
             "to change it, or pick another key."
+        )
+    if key == META_KEY:
+        raise SessionDataError(
+            f"{META_KEY!r} is reserved for django-expsession's own record; pick another key."
         )
 
 
@@ -122,6 +131,7 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         data: dict[str, Any] | None = None,
         cookie: Cookie | None = None,
         record: Record | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         # SessionBase.__init__ is not called: it would read SESSION_SERIALIZER
         # and validate keys by Django's rules, neither of which applies.
@@ -139,6 +149,9 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self._base: str | None = None  # the data's JSON as last read or written, when it moved
         self._saved: Any = None  # the data's JSON at the last save (or _AS_LOADED)
         self._saved_id: str | None = None
+        # Outside the data: creation time, id issue time, client (see lifetime.py).
+        self.meta: dict[str, Any] | None = meta
+        self.meta_changed = False  # a save must write it (the decision asks for one)
         if record is None:
             self._start(sid, {} if data is None else data, cookie)
         else:
@@ -156,6 +169,8 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self.original_id: Any = _FIRST_ID
         self._pristine: str | None = canonical(data) if data else "{}"
         self._base_cookie: tuple[dict[str, Any], Any] | None = None
+        self.fresh = True  # announced as created by its first save
+        self.loaded_auth: tuple[Any, Any] = (None, None)
 
     def _take(self, sid: str, data: dict[str, Any], cookie: Cookie, record: Record) -> None:
         """State of a session read from the store."""
@@ -168,6 +183,8 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self.original_id = sid
         self._pristine = None  # the data's JSON as loaded: taken when first needed
         self._base_cookie = _cookie_as_read(cookie)
+        self.fresh = False
+        self.loaded_auth = (data.get(AUTH_KEY), data.get(HASH_KEY))
         if self._factory is not None and not self._factory.settings.resave:
             self._saved = _AS_LOADED  # with resave off a loaded, unchanged session counts as saved
 
@@ -276,15 +293,48 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             return not self._data_changed()
         return bool(self._data_text() == self._saved)
 
+    @property
+    def factory_settings(self) -> Any:
+        return None if self._factory is None else self._factory.settings
+
+    def get_raw(self, key: str) -> Any:
+        """A value without marking the session accessed (for the middleware's own use)."""
+        return self._data.get(key)
+
+    def password_changed(self) -> bool:
+        """The same user, another password hash (contrib.auth's update_session_auth_hash)."""
+        user, hashed = self.loaded_auth
+        return user is not None and self._data.get(AUTH_KEY) == user and self._data.get(HASH_KEY) != hashed
+
     def never_saved(self) -> bool:
         """express's ``savedHash`` unset: neither saved nor loaded with resave off."""
         return self._saved is None
 
     def document(self) -> doc.Document:
         """The express JSON document this session is stored as (with its text)."""
+        return self.document_with(self._meta_to_write())
+
+    def document_with(self, meta: dict[str, Any] | None) -> doc.Encoded:
         cookie = self.cookie.to_json()
         text = self._data_text()
-        return doc.Encoded({RESERVED_KEY: cookie, **self._data}, document_text(cookie, text))
+        if meta is None:
+            return doc.Encoded({RESERVED_KEY: cookie, **self._data}, document_text(cookie, text))
+        body = document_text(cookie, text)
+        return doc.Encoded(
+            {RESERVED_KEY: cookie, **self._data, META_KEY: meta},
+            body[:-1] + ',"' + META_KEY + '":' + doc.dumps(meta) + "}",
+            deadline(meta, None if self._factory is None else self._factory.settings.absolute_timeout),
+        )
+
+    def _meta_to_write(self) -> dict[str, Any] | None:
+        """The meta, made now for a session that needs one (logged in, or timeouts on)."""
+        factory = self._factory
+        if self.meta is None and factory is not None and (factory.keeps_meta or AUTH_KEY in self._data):
+            self.meta = new_meta(self._request, factory.settings.track_ip)
+            self.meta_changed = True
+        if self.meta is not None and "created" in self.meta:
+            self.meta["seen"] = now_ms()  # "last seen" on the user's sessions page
+        return self.meta
 
     # -- mapping ---------------------------------------------------------------
 
@@ -419,6 +469,9 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         if record is None or self._factory is None or not self._factory.settings.merge:
             await calls.set(sid, document)
             self._mark_saved(text)
+            if self.fresh:
+                self.fresh = False
+                events.send(signals.session_created, sid, self._request)
             return
         # Also when nothing but the expiry changed (RESAVE): the stored
         # cookie then follows, as express's whole-document save does.
@@ -444,8 +497,13 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
                 )
             changes, removed = self._own_changes(base)
             merged = merged_document(stored, changes, removed, document[RESERVED_KEY])
-            merged_text = doc.dumps(merged)
-            outcome = await calls.replace(sid, doc.Encoded(merged, merged_text), current.version)
+            if self.meta is not None:
+                merged[META_KEY] = self.meta
+            outcome = await calls.replace(
+                sid,
+                doc.Encoded(merged, doc.dumps(merged), getattr(document, "deadline", None)),
+                current.version,
+            )
             attempts += 1
         self._record = Record(version=outcome.version)
         self._base_cookie = _cookie_as_read(self.cookie)
@@ -471,7 +529,7 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         data = self._data
         fresh: dict[str, Any] = {}
         for key, value in merged.items():
-            if key == RESERVED_KEY:
+            if key in (RESERVED_KEY, META_KEY):
                 continue
             # The view may hold references into its values: keep them where equal.
             fresh[key] = data[key] if key in data and doc.dumps(data[key]) == doc.dumps(value) else value
@@ -490,6 +548,7 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self._saved = text
         self._saved_id = self._sid
         self._forced = False
+        self.meta_changed = False
 
     def _gone(self) -> None:
         """Destroyed meanwhile (e.g. logged out elsewhere): never written back."""
@@ -520,8 +579,9 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             loaded = None if record is None else factory.unpack(record, sid, self._request)
         if loaded is None:
             raise SessionError("failed to load session")
-        data, cookie = loaded
+        data, cookie, meta = loaded
         self._will_change()  # the data as first loaded stays the baseline of "modified"
+        self.meta = meta if meta is not None else self.meta
         self._data = data
         self._cookie = cookie
         self._record = record
@@ -543,7 +603,10 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
     def _mark_destroyed(self) -> str | None:
         """The id to destroy in the store, if it was ever given one there."""
         self.destroyed = True
-        return self._sid if self._store is not None else None
+        if self._store is None or self._sid is None:
+            return None
+        events.send(signals.session_destroyed, self._sid, self._request)
+        return self._sid
 
     def regenerate(self) -> None:
         """Destroy in the store, then start over: new id, empty data, new cookie."""
@@ -565,10 +628,18 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             self.original_id = self._sid  # None when none was made: the new one differs
         self._record = None  # a new id: its first save writes the whole document
         self._sid = self._factory.new_id(self._request)
+        if self.meta is not None:
+            # The creation time stays (a login does not extend ABSOLUTE_TIMEOUT); the id is new.
+            fresh = new_meta(self._request, self._factory.settings.track_ip)
+            self.meta = {**self.meta, **fresh, "created": self.meta["created"]}
+            self.meta_changed = True
         if not keep_data:
             self._will_change()
             self._data = {}
             self._cookie = self._factory.new_cookie(self._request, self._options)
+            self.fresh = True
+        if old is not None:
+            events.send(signals.session_destroyed, old, self._request)
         return old
 
 

@@ -356,6 +356,11 @@ class Store:
         return ((sid, data) for sid, data in self.all() if doc.user_id(data) == wanted)
 
     async def auser_sessions(self, user_id: object) -> AsyncIterator[tuple[str, doc.Document]]:
+        if self._side("user_sessions") in ("sync", "both"):
+            # The backend's own index, in a thread.
+            for item in await self._in_thread(lambda: list(self.user_sessions(user_id))):
+                yield item
+            return
         wanted = str(user_id)
         async for sid, data in self.aall():
             if doc.user_id(data) == wanted:

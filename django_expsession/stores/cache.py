@@ -20,6 +20,7 @@ a write of another process in the moment between the two can be lost.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Iterator
@@ -90,15 +91,15 @@ class CacheStore(Store):
 
     @property
     def capabilities(self) -> frozenset[str]:  # type: ignore[override]
-        found = {"touch", "clear_expired", "count_expired"}
+        found = {"touch", "clear_expired", "count_expired", "user_sessions"}
         if self._redis is not None:
-            found |= {"atomic", "shared", "user_sessions"}
+            found |= {"atomic", "shared"}
         elif cachekeys.is_local(self.cache):
             found.add("atomic")
         else:
             found.add("shared")
         if cachekeys.can_list(self.cache):
-            found |= {"all", "length", "clear", "user_sessions"}
+            found |= {"all", "length", "clear"}
         return frozenset(found)
 
     @property
@@ -138,12 +139,39 @@ class CacheStore(Store):
         expiry = int(head)
         return (expiry, text) if expiry > now_ms() else None
 
-    def _put(self, sid: str, expiry: int, text: str) -> None:
+    def _put(self, sid: str, expiry: int, text: str, user: str | None = None) -> None:
         timeout = self._timeout(expiry)
         if timeout > 0:
             self.cache.set(self.key_prefix + sid, f"{expiry}:{text}", timeout)
+            if user is not None:
+                self._index(user, sid, expiry)
         else:  # already expired: express's store would drop it on read
             self.cache.delete(self.key_prefix + sid)
+
+    # The per-user index of a generic cache: "<expiry ms>:<JSON list of ids>"
+    # under "users:" + KEY_PREFIX + user id, living as long as the user's
+    # longest session; ids whose session is gone are dropped when it is read.
+
+    def _index_key(self, user: str) -> str:
+        return "users:" + self.key_prefix + user
+
+    def _index(self, user: str, sid: str, expiry: int) -> None:
+        with self._lock:
+            held = self._read_index(user)
+            sids, until = (held[0], max(held[1], expiry)) if held is not None else ([], expiry)
+            if sid not in sids:
+                sids.append(sid)
+            self.cache.set(self._index_key(user), f"{until}:{doc.dumps(sids)}", self._timeout(until))
+
+    def _read_index(self, user: str) -> tuple[list[str], int] | None:
+        entry = self._entry(self.cache.get(self._index_key(user)))
+        if entry is None:
+            return None
+        try:
+            sids = json.loads(entry[1])
+        except ValueError:
+            return None
+        return ([sid for sid in sids if isinstance(sid, str)], entry[0]) if isinstance(sids, list) else None
 
     # -- the request path ----------------------------------------------------------
 
@@ -159,7 +187,7 @@ class CacheStore(Store):
             if self._redis is not None:
                 self._redis.write_sync(self._client(), sid, data)
             else:
-                self._put(sid, doc.store_expiry_ms(data, self.ttl), doc.text_of(data))
+                self._put(sid, doc.store_expiry_ms(data, self.ttl), doc.text_of(data), doc.user_id(data))
 
     def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
         with self._failures("save a session", _errors()):
@@ -175,6 +203,9 @@ class CacheStore(Store):
                         False, current=Record(text=entry[1], version=entry[1], expires_ms=entry[0])
                     )
                 self._put(sid, doc.store_expiry_ms(data, self.ttl), text)
+            user = doc.user_id(data)
+            if user is not None:
+                self._index(user, sid, doc.store_expiry_ms(data, self.ttl))
             return Replaced(True, text)
 
     def touch(self, sid: str, data: doc.Document) -> None:
@@ -189,8 +220,12 @@ class CacheStore(Store):
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
             entry = self._entry(self.cache.get(self.key_prefix + sid))
-            if entry is not None and not self.touch_skipped(entry[0], expiry):
+            moved = entry is not None and not self.touch_skipped(entry[0], expiry)
+            if entry is not None and moved:
                 self._put(sid, expiry, entry[1])
+        user = doc.user_id(data)
+        if moved and user is not None:
+            self._index(user, sid, expiry)  # the index outlives the user's longest session
 
     def destroy(self, sid: str) -> None:
         with self._failures("destroy a session", _errors()):
@@ -249,24 +284,47 @@ class CacheStore(Store):
                 cachekeys.delete_prefixed(self.cache, self.key_prefix, self.cache_alias)
 
     def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
-        if self._redis is None:
-            yield from super().user_sessions(user_id)
-            return
+        """The user's live sessions, from the per-user index (no scan of the cache)."""
         wanted = str(user_id)
-        client = self._client()
         with self._failures("list a user's sessions", _errors()):
-            user_key = self._made_user_key(wanted)
-            sids = sorted(cachekeys.text(member) for member in client.smembers(user_key))
-            stale = []
-            for sid in sids:
-                record = self._redis.read_sync(client, sid)
+            if self._redis is not None:
+                yield from self._redis_user_sessions(wanted)
+                return
+            held = self._read_index(wanted)
+            found = []
+            for sid in [] if held is None else held[0]:
+                record = self.read(sid)
                 document = None if record is None else record.current_document(sid)
                 if document is not None and doc.user_id(document) == wanted:
-                    yield sid, document
-                else:
-                    stale.append(sid)
-            if stale:
-                client.srem(user_key, *stale)
+                    found.append((sid, document))
+            if held is not None and len(found) < len(held[0]):
+                with self._lock:  # drop the ids that are gone (another request may have added one)
+                    current = self._read_index(wanted)
+                    if current is not None:
+                        gone = set(held[0]) - {sid for sid, _ in found}
+                        kept = [sid for sid in current[0] if sid not in gone]
+                        self.cache.set(
+                            self._index_key(wanted),
+                            f"{current[1]}:{doc.dumps(kept)}",
+                            self._timeout(current[1]),
+                        )
+            yield from found
+
+    def _redis_user_sessions(self, wanted: str) -> Iterator[tuple[str, doc.Document]]:
+        assert self._redis is not None
+        client = self._client()
+        user_key = self._made_user_key(wanted)
+        sids = sorted(cachekeys.text(member) for member in client.smembers(user_key))
+        stale = []
+        for sid in sids:
+            record = self._redis.read_sync(client, sid)
+            document = None if record is None else record.current_document(sid)
+            if document is not None and doc.user_id(document) == wanted:
+                yield sid, document
+            else:
+                stale.append(sid)
+        if stale:
+            client.srem(user_key, *stale)
 
     def clear_expired(self) -> int:
         """Nothing to do: the cache drops expired entries itself."""

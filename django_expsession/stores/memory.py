@@ -22,7 +22,17 @@ class MemoryStore(Store):
     """
 
     capabilities = frozenset(
-        {"touch", "all", "length", "clear", "clear_expired", "count_expired", "expired_sessions", "atomic"}
+        {
+            "touch",
+            "all",
+            "length",
+            "clear",
+            "clear_expired",
+            "count_expired",
+            "expired_sessions",
+            "user_sessions",
+            "atomic",
+        }
     )
     blocking: ClassVar[bool] = False
 
@@ -33,15 +43,31 @@ class MemoryStore(Store):
         self.max_entries = max_entries
         self._sweep_every = max(1, int(sweep_every))
         self._records: dict[str, tuple[str, int]] = {}  # sid -> (json, expiry ms)
+        self._users: dict[str, set[str]] = {}  # user id -> sids
+        self._user_of: dict[str, str] = {}  # sid -> user id
         self._writes = 0
         self._lock = threading.Lock()
 
     def _live(self, sid: str, now: int) -> tuple[str, int] | None:
         record = self._records.get(sid)
         if record is not None and record[1] <= now:
-            del self._records[sid]
+            self._drop(sid)
             return None
         return record
+
+    def _drop(self, sid: str) -> None:
+        """Forget a record and its place in the per-user index (the lock held)."""
+        self._records.pop(sid, None)
+        self._unindex(sid)
+
+    def _unindex(self, sid: str) -> None:
+        user = self._user_of.pop(sid, None)
+        if user is not None:
+            sids = self._users.get(user)
+            if sids is not None:
+                sids.discard(sid)
+                if not sids:
+                    del self._users[user]
 
     @staticmethod
     def _record(record: tuple[str, int]) -> Record:
@@ -56,7 +82,7 @@ class MemoryStore(Store):
         text = doc.text_of(data)
         expiry = doc.store_expiry_ms(data, self.ttl)
         with self._lock:
-            self._put(sid, text, expiry)
+            self._put(sid, text, expiry, doc.user_id(data))
 
     def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
         """Atomic: the comparison and the write happen under the store's lock."""
@@ -68,13 +94,18 @@ class MemoryStore(Store):
                 return Replaced(False)
             if record[0] is not version:
                 return Replaced(False, current=self._record(record))
-            self._put(sid, text, expiry)
+            self._put(sid, text, expiry, doc.user_id(data))
         return Replaced(True, text)
 
-    def _put(self, sid: str, text: str, expiry: int) -> None:
+    def _put(self, sid: str, text: str, expiry: int, user: str | None = None) -> None:
         """Write a record (the lock held)."""
         self._records.pop(sid, None)  # re-insert: newest last
         self._records[sid] = (text, expiry)
+        if self._user_of.get(sid) != user:
+            self._unindex(sid)
+            if user is not None:
+                self._users.setdefault(user, set()).add(sid)
+                self._user_of[sid] = user
         self._writes += 1
         if self._writes % self._sweep_every == 0 or len(self._records) > self.max_entries:
             self._sweep(now_ms())
@@ -89,7 +120,7 @@ class MemoryStore(Store):
 
     def destroy(self, sid: str) -> None:
         with self._lock:
-            self._records.pop(sid, None)
+            self._drop(sid)
 
     def _documents(self, records: list[tuple[str, tuple[str, int]]]) -> Iterator[tuple[str, doc.Document]]:
         for sid, record in records:
@@ -111,6 +142,17 @@ class MemoryStore(Store):
     def clear(self) -> None:
         with self._lock:
             self._records.clear()
+            self._users.clear()
+            self._user_of.clear()
+
+    def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
+        """From the per-user index (kept as records come and go): no scan of the store."""
+        wanted = str(user_id)
+        now = now_ms()
+        with self._lock:
+            sids = sorted(self._users.get(wanted, ()))
+            records = [(sid, record) for sid in sids if (record := self._live(sid, now)) is not None]
+        return iter([(sid, d) for sid, d in self._documents(records) if doc.user_id(d) == wanted])
 
     def clear_expired(self) -> int:
         with self._lock:
@@ -130,10 +172,10 @@ class MemoryStore(Store):
     def _sweep(self, now: int) -> int:
         expired = [sid for sid, (_, expiry) in self._records.items() if expiry <= now]
         for sid in expired:
-            del self._records[sid]
+            self._drop(sid)
         overflow = len(self._records) - self.max_entries
         if overflow > 0:
             soonest = sorted(self._records, key=lambda sid: self._records[sid][1])[:overflow]
             for sid in soonest:
-                del self._records[sid]
+                self._drop(sid)
         return len(expired)
