@@ -1,10 +1,14 @@
-"""Sharing sessions with a live Express app over RedisStore (connect-redis layout).
+"""Sharing sessions with a live Express app through connect-redis's layout.
 
-Each scenario runs under express 4 and express 5 and in both directions:
-it starts on one app and continues on the other, with one browser's
-cookies. Both apps have the pairing of ``harness.Pairing`` (the one
-docs/express.rst shows): the same secret, cookie name and options, store
-prefix and ``proxy`` setting, behind a proxy that terminated TLS.
+Each scenario runs under express 4 and express 5, in both directions (it
+starts on one app and continues on the other, with one browser's cookies)
+and over both Django stores that share connect-redis's keys: RedisStore
+with connect-redis's prefix as ``PREFIX``, and CacheStore on a django-redis
+cache, with connect-redis's prefix set to the key the cache makes of
+``KEY_PREFIX`` (``Pairing.over_cache``). Both apps have the pairing of
+``harness.Pairing`` (the one docs/express.rst shows): the same secret,
+cookie name and options, store prefix and ``proxy`` setting, behind a proxy
+that terminated TLS.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from urllib.parse import unquote
 import pytest
 
 from .harness import COOKIE_NAME as NAME
-from .harness import DIRECTIONS, Browser, Reply, Stored, in_order
+from .harness import DIRECTIONS, SHARED_STORES, Browser, Reply, Stored, in_order
+
+pytestmark = pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)
 
 
 def nested(depth: int) -> dict[str, Any]:
