@@ -330,13 +330,17 @@ class Browser:
         """The paths the browser keeps a cookie ``name`` for."""
         return sorted(path for key, path in self.jar if key == name)
 
-    def call(self, app: App, method: str, path: str, body: Any = None, *, cookie: str | None = None) -> Reply:
-        """One request; ``cookie`` replaces the jar's Cookie header for it."""
+    def headers_for(self, path: str, cookie: str | None = None) -> dict[str, str]:
+        """The headers of a request to ``path``; ``cookie`` replaces the jar's Cookie header."""
         headers = dict(self.headers)
         header = "; ".join(f"{k}={v}" for k, v in self.cookies_for(path)) if cookie is None else cookie
         if header:
             headers["Cookie"] = header
-        reply = app.call(method, path, body, headers)
+        return headers
+
+    def call(self, app: App, method: str, path: str, body: Any = None, *, cookie: str | None = None) -> Reply:
+        """One request; ``cookie`` replaces the jar's Cookie header for it."""
+        reply = app.call(method, path, body, self.headers_for(path.partition("?")[0], cookie))
         assert reply.status == 200, f"{app.label} answered {reply.status}: {reply.body}"
         for line in reply.set_cookies:
             self._store(line)
