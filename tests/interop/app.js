@@ -14,7 +14,8 @@
 //   REDIS_URL, STORE_PREFIX, STORE_TTL             for STORE=redis
 //   PG_URL, PG_TABLE                               for STORE=pg
 //
-// Every route answers JSON describing the session as the handler saw it.
+// Every route answers JSON describing the session as the handler saw it;
+// ?delay=<ms> holds a request between loading its session and handling it.
 
 const express = require(process.env.EXPRESS || 'express5');
 const session = require('express-session');
@@ -90,6 +91,15 @@ async function main() {
       ...json('SESSION_OPTIONS', {}),
     }),
   );
+
+  // ?delay=<ms>: the session is loaded now, and the handler runs (and the
+  // session is saved or touched) after the wait, so that a request on the
+  // other side can overlap this one.
+  app.use((req, res, next) => {
+    const delay = Number(req.query.delay || 0);
+    if (delay > 0) setTimeout(next, delay);
+    else next();
+  });
 
   app.get('/read', (req, res) => done(res, req));
 

@@ -3,7 +3,12 @@
 Each test starts ``node app.js`` (express 4 or express 5, parametrized) on a
 free port and configures the in-process Django app from the same
 ``Pairing``; both use Redis at ``REDIS_URL`` under a key prefix of the
-test's own. Without Node.js or the npm packages (``npm ci --prefix
+test's own. Express keeps its sessions with connect-redis, Django with
+RedisStore; a test or module that runs over every shared store
+parametrizes ``shared_store`` indirectly with ``SHARED_STORES``
+(``pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)``),
+and then also runs with Django on CacheStore over the django-redis cache
+``redis``. Without Node.js or the npm packages (``npm ci --prefix
 tests/interop``) the tests are skipped with the reason, except under CI
 (``CI=true``), where that is a failure, like a missing service.
 """
@@ -61,17 +66,27 @@ def express_version(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def pairing() -> Pairing:
+def shared_store(request: pytest.FixtureRequest) -> str:
+    """The Django store sharing Express's sessions: RedisStore unless parametrized."""
+    return str(getattr(request, "param", "RedisStore"))
+
+
+@pytest.fixture
+def pairing(shared_store: str) -> Pairing:
     """The paired configuration, under a key prefix no other test uses."""
-    return Pairing(prefix=f"interop:{secrets.token_hex(4)}:sess:")
+    root = f"interop:{secrets.token_hex(4)}:"
+    if shared_store == "CacheStore":
+        return Pairing.over_cache("redis", root + "expsession:")
+    return Pairing(prefix=root + "sess:")
 
 
 @pytest.fixture
 def redis_client(pairing: Pairing) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(services.REDIS_URL, decode_responses=True)
     yield client
-    for key in client.scan_iter(match=pairing.prefix + "*", count=500):
-        client.unlink(key)
+    for prefix in (pairing.prefix, pairing.index_prefix()):
+        for key in client.scan_iter(match=prefix + "*", count=500):
+            client.unlink(key)
     client.close()
 
 

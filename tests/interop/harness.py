@@ -2,7 +2,10 @@
 
 ``Pairing`` is one configuration told to both sides: it renders the
 environment of the Express app (``app.js``) and the ``EXPSESSION`` setting
-of the Django app, so the two cannot drift apart. ``ExpressApp`` runs
+of the Django app, so the two cannot drift apart. Express always keeps its
+sessions with connect-redis; Django with RedisStore, or with CacheStore on
+a django-redis cache (``Pairing.over_cache``), whose made key prefix is
+then connect-redis's prefix. ``ExpressApp`` runs
 ``node app.js`` on a socket opened here (handed over as ``LISTEN_FD``, so
 the port is known before Node starts and nobody can take it); ``DjangoApp``
 runs our middleware in-process through the test ``Client``. ``Browser``
@@ -26,6 +29,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import unquote
 
+from django.core.cache import caches
 from django.test import Client
 
 HERE = Path(__file__).resolve().parent
@@ -35,6 +39,12 @@ PACKAGES = ("express4", "express5", "express-session", "connect-redis", "redis",
 COOKIE_NAME = "app.sid"
 # A scenario starts on the first app and goes on on the second.
 DIRECTIONS = {"express-to-django": ("express", "django"), "django-to-express": ("django", "express")}
+# The Django stores that share sessions with connect-redis (CacheStore on django-redis).
+STORE_BACKENDS = {
+    "RedisStore": "django_expsession.stores.redis.RedisStore",
+    "CacheStore": "django_expsession.stores.cache.CacheStore",
+}
+SHARED_STORES = tuple(STORE_BACKENDS)
 
 
 def missing_node_parts() -> str | None:
@@ -49,7 +59,12 @@ def missing_node_parts() -> str | None:
 
 @dataclass(frozen=True)
 class Pairing:
-    """One session configuration, told to Express and to Django alike."""
+    """One session configuration, told to Express and to Django alike.
+
+    ``prefix`` is connect-redis's: where the sessions live in Redis. Django
+    has RedisStore with that ``PREFIX``, or (``store="CacheStore"``)
+    CacheStore on the cache ``cache`` with ``KEY_PREFIX`` ``key_prefix``.
+    """
 
     prefix: str
     secrets: tuple[str, ...] = ("interop secret, ключ 🔑",)
@@ -65,9 +80,24 @@ class Pairing:
     save_uninitialized: bool = False
     rolling: bool = False
     ttl: int | None = None  # seconds a browser-session record lives; None: both default to a day
+    store: str = "RedisStore"
+    cache: str = "default"  # CacheStore's CACHE and KEY_PREFIX (their defaults)
+    key_prefix: str = "expsession:"
+
+    @classmethod
+    def over_cache(cls, cache: str, key_prefix: str, **options: Any) -> Pairing:
+        """Django on CacheStore: connect-redis's prefix is the key the cache makes of KEY_PREFIX."""
+        made = str(caches[cache].make_key(key_prefix))
+        return cls(prefix=made, store="CacheStore", cache=cache, key_prefix=key_prefix, **options)
 
     def replace(self, **changes: Any) -> Pairing:
         return dataclasses.replace(self, **changes)
+
+    def index_prefix(self) -> str:
+        """Where Django keeps its per-user sets: never under ``prefix``."""
+        if self.store == "CacheStore":
+            return str(caches[self.cache].make_key("users:" + self.key_prefix))
+        return "expsession-users:" + self.prefix
 
     def express_cookie(self) -> dict[str, Any]:
         cookie: dict[str, Any] = {"path": self.path, "httpOnly": self.httponly, "secure": self.secure}
@@ -109,7 +139,11 @@ class Pairing:
         }
         if self.samesite is not None:
             cookie["SAMESITE"] = self.samesite.capitalize()
-        options: dict[str, Any] = {"URL": redis_url, "PREFIX": self.prefix}
+        options: dict[str, Any]
+        if self.store == "CacheStore":
+            options = {"CACHE": self.cache, "KEY_PREFIX": self.key_prefix}
+        else:
+            options = {"URL": redis_url, "PREFIX": self.prefix}
         if self.ttl is not None:
             options["TTL"] = self.ttl
         return {
@@ -120,7 +154,7 @@ class Pairing:
             "ROLLING": self.rolling,
             "PROXY": self.proxy,
             "COOKIE": cookie,
-            "STORE": {"BACKEND": "django_expsession.stores.redis.RedisStore", "OPTIONS": options},
+            "STORE": {"BACKEND": STORE_BACKENDS[self.store], "OPTIONS": options},
         }
 
 
@@ -296,13 +330,17 @@ class Browser:
         """The paths the browser keeps a cookie ``name`` for."""
         return sorted(path for key, path in self.jar if key == name)
 
-    def call(self, app: App, method: str, path: str, body: Any = None, *, cookie: str | None = None) -> Reply:
-        """One request; ``cookie`` replaces the jar's Cookie header for it."""
+    def headers_for(self, path: str, cookie: str | None = None) -> dict[str, str]:
+        """The headers of a request to ``path``; ``cookie`` replaces the jar's Cookie header."""
         headers = dict(self.headers)
         header = "; ".join(f"{k}={v}" for k, v in self.cookies_for(path)) if cookie is None else cookie
         if header:
             headers["Cookie"] = header
-        reply = app.call(method, path, body, headers)
+        return headers
+
+    def call(self, app: App, method: str, path: str, body: Any = None, *, cookie: str | None = None) -> Reply:
+        """One request; ``cookie`` replaces the jar's Cookie header for it."""
+        reply = app.call(method, path, body, self.headers_for(path.partition("?")[0], cookie))
         assert reply.status == 200, f"{app.label} answered {reply.status}: {reply.body}"
         for line in reply.set_cookies:
             self._store(line)
@@ -354,7 +392,7 @@ def signed_sid(cookie_value: str) -> str:
 
 @dataclass
 class Stored:
-    """What Redis holds for the pairing's prefix."""
+    """What Redis holds under the pairing's prefix (connect-redis's keys)."""
 
     client: Any  # redis.Redis with decode_responses
     prefix: str

@@ -2,7 +2,9 @@
 
 The page's ``app.js`` lines run under Node with stand-ins for the npm
 packages that record the options they are given; its ``EXPSESSION`` block
-runs in Python. Both must equal what ``Pairing`` gives the two apps.
+runs in Python. Both must equal what ``Pairing`` gives the two apps; so
+must the CacheStore variant, whose connect-redis prefix is what the
+documented cache makes of the documented ``KEY_PREFIX``.
 """
 
 from __future__ import annotations
@@ -31,9 +33,14 @@ const modules = {
 };
 const code = require('fs').readFileSync(0, 'utf8');
 new Function('require', 'process', code)((name) => modules[name], { env: JSON.parse(process.argv[1]) });
-const { store, ...session } = recorded.session;
-const { prefix, client } = recorded.store;
-console.log(JSON.stringify({ session, store: { prefix, url: client.url } }));
+const { store, ...session } = recorded.session || {};
+const { client, ...options } = recorded.store;
+console.log(JSON.stringify({ session, store: { ...options, url: client.url } }));
+"""
+# What the page's app.js has above a line that only makes the store.
+STORE_LINE_CONTEXT = """
+const { RedisStore } = require('connect-redis');
+const redisClient = require('redis').createClient({ url: process.env.REDIS_URL });
 """
 
 
@@ -47,19 +54,24 @@ def code_blocks(language: str) -> list[str]:
     return blocks
 
 
-def test_the_documented_express_options_are_the_tested_ones() -> None:
-    (app_js,) = [block for block in code_blocks("javascript") if "session({" in block]
+def run_documented_js(code: str) -> dict[str, Any]:
+    """What the page's JavaScript gives express-session and connect-redis."""
     env = {"SESSION_SECRET": SECRET, "REDIS_URL": REDIS_URL}
     result = subprocess.run(
         ["node", "-e", RECORDER, json.dumps(env)],
-        input=app_js,
+        input=code,
         capture_output=True,
         text=True,
         cwd=HERE,
         timeout=30,
     )
     assert result.returncode == 0, result.stderr
-    documented = json.loads(result.stdout)
+    return json.loads(result.stdout)  # type: ignore[no-any-return]
+
+
+def test_the_documented_express_options_are_the_tested_ones() -> None:
+    (app_js,) = [block for block in code_blocks("javascript") if "session({" in block]
+    documented = run_documented_js(app_js)
     tested = DOCUMENTED.express_env(REDIS_URL)
     assert documented["store"] == {"prefix": tested["STORE_PREFIX"], "url": tested["REDIS_URL"]}
     assert documented["session"] == {
@@ -78,3 +90,20 @@ def test_the_documented_django_settings_are_the_tested_ones() -> None:
     exec(settings_py, namespace)
     assert namespace["EXPSESSION"] == DOCUMENTED.expsession(REDIS_URL)
     assert namespace["SESSION_COOKIE_NAME"] == DOCUMENTED.name
+
+
+def test_the_documented_cache_store_pairing_is_the_tested_one(settings: Any) -> None:
+    (settings_py,) = [block for block in code_blocks("python") if "CacheStore" in block]
+    (store_js,) = [block for block in code_blocks("javascript") if block.startswith("const store = ")]
+    namespace: dict[str, Any] = {
+        "os": types.SimpleNamespace(environ={"SESSION_SECRET": SECRET, "REDIS_URL": REDIS_URL}),
+        "EXPSESSION": DOCUMENTED.expsession(REDIS_URL),
+    }
+    exec(settings_py, namespace)
+    settings.CACHES = namespace["CACHES"]
+    options = namespace["EXPSESSION"]["STORE"]["OPTIONS"]
+    tested = Pairing.over_cache(options["CACHE"], options["KEY_PREFIX"], secrets=(SECRET,))
+    assert namespace["EXPSESSION"] == tested.expsession(REDIS_URL)
+    assert tested.prefix == ":1:myapp:sess:"  # what the page says django-redis's defaults make
+    documented = run_documented_js(STORE_LINE_CONTEXT + store_js)
+    assert documented["store"] == {"prefix": tested.prefix, "url": REDIS_URL}

@@ -1,9 +1,12 @@
-"""What does not cross from one side to the other unchanged.
+"""Where the two sides once differed, and what still does not cross unchanged.
 
 The first tests pin limits of Express (and JavaScript) that docs/express.rst
-tells users about. The ``xfail(strict=True)`` tests are incompatibilities
-of ours, found by these live tests and reported; each reason says what
-Express does and what we do. They turn into failures (XPASS) once fixed.
+tells users about. The others are incompatibilities of ours that these live
+tests found, now fixed, and kept as scenarios that must go on passing: lone
+UTF-16 surrogates, connect-redis's view of the per-user index, and the
+stored expiry under resave. An incompatibility found later is written here
+as ``xfail(strict=True)`` with a reason that says what Express does and
+what we do, so that its fix shows up as an XPASS.
 """
 
 from __future__ import annotations
@@ -13,8 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+import redis
 
-from .harness import Browser, Stored
+from django_expsession.stores import get_store
+
+from .harness import SHARED_STORES, Browser, Pairing, Stored, in_order
 
 
 def test_keys_express_reserves_are_dropped_by_express(
@@ -42,84 +48,93 @@ def test_integers_beyond_javascripts_safe_range_come_back_rounded(
     assert (data["safe"], data["float"]) == (2**53 - 1, 1)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeEncodeError,
-    reason=(
-        "A string with a lone UTF-16 surrogate (JavaScript allows it; JSON.stringify writes it as \\ud83d) "
-        "is stored by connect-redis as valid JSON and read back by Express. Django loads it into a str "
-        "with a lone surrogate, and the middleware's change-detection hash (session.data_hash, "
-        "canonical(data).encode('utf-8')) raises UnicodeEncodeError: the request fails with a 500 "
-        "instead of reading the session (and a save would fail the same way in doc.dumps + redis-py)."
-    ),
-)
-def test_a_lone_surrogate_written_by_express_reads_on_django(
-    express: Any, django_app: Any, browser: Browser
-) -> None:
-    half_a_key = "\ud83d"  # what "🔑".slice(0, 1) gives in JavaScript
-    browser.post(express, "/write", {"cut": half_a_key, "n": 1})
-    assert browser.get(django_app, "/read").body["data"] == {"cut": "\ud83d", "n": 1}
-    browser.post(django_app, "/write", {"n": 2})
-    assert browser.get(express, "/read").body["data"] == {"cut": "\ud83d", "n": 2}
+# What "🔑".slice(0, 1) and "🔑".slice(1) give in JavaScript: valid in a JS
+# string, and JSON.stringify writes each as a \u escape.
+HIGH_HALF, LOW_HALF = "\ud83d", "\udd11"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "RedisStore keeps its per-user index as <PREFIX>user:<id> (a set), under the prefix that "
-        "connect-redis scans (SCAN MATCH <prefix>*). connect-redis's length() then counts the index "
-        "as a session and ids() lists 'user:<id>' as a session id (all() skips it only because MGET "
-        "answers nil for a set). Express alone has only session keys under its prefix."
-    ),
-)
-def test_connect_redis_counts_the_sessions_after_a_django_login(
-    express: Any, django_app: Any, browser: Browser, user: Any
+def _holds_the_escapes(raw: str | None) -> bool:
+    # As JSON.stringify writes them: lower-case \u escapes, in the value and in the key.
+    return raw is not None and '"cut":"\\ud83d"' in raw and '"key \\udd11":"low half"' in raw
+
+
+def test_a_lone_surrogate_crosses_both_ways(
+    first_then_second: tuple[Any, Any], browser: Browser, stored: Stored
 ) -> None:
-    browser.post(django_app, "/login", {"userId": user.pk})
+    first, second = first_then_second
+    cut = {"cut": HIGH_HALF, f"key {LOW_HALF}": "low half", "n": 1}
+    browser.post(first, "/write", cut)
     sid = browser.sid()
-    assert browser.get(express, "/store/ids").body == {"ids": [sid]}
-    assert browser.get(express, "/store/length").body == {"length": 1}
+    assert _holds_the_escapes(stored.raw(sid)), first.label
+    assert browser.get(second, "/read").body["data"] == cut
+
+    browser.post(second, "/write", {"n": 2})
+    assert _holds_the_escapes(stored.raw(sid)), second.label
+    assert browser.get(first, "/read").body["data"] == {**cut, "n": 2}
 
 
-@pytest.mark.parametrize(
-    "concurrency",
-    [
-        pytest.param(
-            "merge",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason=(
-                    "With resave on, express-session saves an unchanged session on every request "
-                    "(connect-redis SET ... EX with the touched cookie), so the stored cookie.expires "
-                    "follows the key's TTL. Under CONCURRENCY 'merge' (our default) RedisStore.refresh "
-                    "moves only the key's expiry (PEXPIREAT); the document keeps the cookie.expires of "
-                    "the last save that changed data, and Express handlers then read a stale "
-                    "req.session.cookie.expires / maxAge (Django itself reads the key's expiry)."
-                ),
-            ),
-        ),
-        "overwrite",
-    ],
-)
+@pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)
+def test_connect_redis_and_django_count_and_list_the_same_sessions_after_logins_on_both(
+    express: Any, django_app: Any, user: Any, pairing: Pairing, redis_client: redis.Redis
+) -> None:
+    """The per-user sets live outside connect-redis's prefix, which it counts and lists."""
+    on_django, on_express = Browser(), Browser()
+    on_django.post(django_app, "/login", {"userId": user.pk})
+    on_express.post(express, "/login", {"userId": user.pk})
+    sids = sorted([on_django.sid(), on_express.sid()])
+
+    index = pairing.index_prefix() + str(user.pk)
+    assert redis_client.smembers(index) == {on_django.sid()}  # Django's login is indexed...
+    assert not index.startswith(pairing.prefix)  # ...outside the sessions' prefix
+    assert sorted(on_express.get(express, "/store/ids").body["ids"]) == sids
+    assert on_express.get(express, "/store/length").body == {"length": 2}
+    assert sorted(session["id"] for session in on_express.get(express, "/store/all").body["all"]) == sids
+    store = get_store()
+    assert sorted(sid for sid, _ in store.all()) == sids
+    assert store.length() == 2
+
+
+@pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)
+@pytest.mark.parametrize("concurrency", ["merge", "overwrite"])
 def test_with_resave_a_request_that_changes_nothing_rewrites_the_stored_expiry(
     concurrency: str,
+    direction: str,
     start_express: Any,
     use_django: Any,
     db: None,
     browser: Browser,
     stored: Stored,
 ) -> None:
+    # express-session's resave saves an unchanged session on every request
+    # (connect-redis SET ... EX with the touched cookie), so the stored
+    # cookie.expires follows the key's TTL; Django's RESAVE saves the whole
+    # document too, under either CONCURRENCY.
     express = start_express(resave=True)
     django = use_django(resave=True, expsession={"CONCURRENCY": concurrency})
-    for app in (express, django):  # Express keeps them together; so must we
-        browser.post(app, "/write", {"n": 1})
-        sid = browser.sid()
+    first, second = in_order(direction, express, django)
+    browser.post(first, "/write", {"n": 1})
+    sid = browser.sid()
+    previous = _stored_expires(stored, sid)
+    for app in (second, first):
         time.sleep(1.1)
-        browser.get(app, "/read")
-        document = stored.document(sid)
-        assert document is not None
-        stored_expires = document["cookie"]["expires"]
-        assert stored_expires is not None
-        assert abs(datetime.fromisoformat(stored_expires).timestamp() - stored.expiry(sid)) < 1, app.label
-        browser.jar.clear()
+        seen = browser.get(app, "/read").body
+        assert seen["data"] == {"n": 1}
+        # The handler saw what the last resave stored (Django: the key's expiry).
+        if app is express:
+            assert seen["cookie"]["expires"] == previous
+        else:
+            assert abs(datetime.fromisoformat(seen["cookie"]["expires"]).timestamp() - _seconds(previous)) < 1
+        resaved = _stored_expires(stored, sid)
+        assert _seconds(resaved) - _seconds(previous) >= 1.0, app.label
+        assert abs(_seconds(resaved) - stored.expiry(sid)) < 1, app.label
+        previous = resaved
+
+
+def _stored_expires(stored: Stored, sid: str) -> str:
+    document = stored.document(sid)
+    assert document is not None and document["cookie"]["expires"] is not None
+    return str(document["cookie"]["expires"])
+
+
+def _seconds(iso: str) -> float:
+    return datetime.fromisoformat(iso).timestamp()

@@ -1,10 +1,14 @@
-"""Sharing sessions with a live Express app over RedisStore (connect-redis layout).
+"""Sharing sessions with a live Express app through connect-redis's layout.
 
-Each scenario runs under express 4 and express 5 and in both directions:
-it starts on one app and continues on the other, with one browser's
-cookies. Both apps have the pairing of ``harness.Pairing`` (the one
-docs/express.rst shows): the same secret, cookie name and options, store
-prefix and ``proxy`` setting, behind a proxy that terminated TLS.
+Each scenario runs under express 4 and express 5, in both directions (it
+starts on one app and continues on the other, with one browser's cookies)
+and over both Django stores that share connect-redis's keys: RedisStore
+with connect-redis's prefix as ``PREFIX``, and CacheStore on a django-redis
+cache, with connect-redis's prefix set to the key the cache makes of
+``KEY_PREFIX`` (``Pairing.over_cache``). Both apps have the pairing of
+``harness.Pairing`` (the one docs/express.rst shows): the same secret,
+cookie name and options, store prefix and ``proxy`` setting, behind a proxy
+that terminated TLS.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from urllib.parse import unquote
 import pytest
 
 from .harness import COOKIE_NAME as NAME
-from .harness import DIRECTIONS, Browser, Reply, Stored, in_order
+from .harness import DIRECTIONS, SHARED_STORES, Browser, Reply, Stored, in_order
+
+pytestmark = pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)
 
 
 def nested(depth: int) -> dict[str, Any]:
@@ -153,16 +159,60 @@ def test_a_touch_on_either_side_moves_the_one_expiry(
 def test_django_reads_the_expiry_of_a_session_touched_by_either_side(
     start_express: Any, use_django: Any, db: None, browser: Browser, stored: Stored
 ) -> None:
-    """A touch leaves the stored cookie.expires stale (connect-redis's too); Django reads the key's."""
+    """A touch leaves the stored cookie.expires stale (connect-redis's too); Django reads the key's.
+
+    An Express handler reads the stored value (docs/express.rst says so).
+    """
     express, django = start_express(), use_django()
     browser.post(express, "/write", {"n": 1})
     sid = browser.sid()
+    document = stored.document(sid)
+    assert document is not None
     for toucher in (express, django):
         time.sleep(1.1)
         browser.get(toucher, "/read")
         touched = stored.expiry(sid)
         seen = browser.get(django, "/read").body["cookie"]["expires"]
         assert datetime.fromisoformat(seen).timestamp() == pytest.approx(touched, abs=0.001)
+        assert browser.get(express, "/read").body["cookie"]["expires"] == document["cookie"]["expires"]
+
+
+def test_a_session_kept_alive_on_one_side_outlives_its_first_expiry_on_the_other(
+    direction: str, start_express: Any, use_django: Any, db: None, browser: Browser, stored: Stored
+) -> None:
+    # A 3 s cookie: the second app's touch (no rolling, no resave) is all
+    # that keeps the session past the expiry the first app gave it.
+    first, second = in_order(direction, start_express(max_age=3), use_django(max_age=3))
+    browser.post(first, "/write", {"n": 1})
+    sid = browser.sid()
+    first_expiry = stored.expiry(sid)
+    time.sleep(1.5)
+    assert browser.get(second, "/read").body["data"] == {"n": 1}
+    assert stored.expiry(sid) > first_expiry
+    time.sleep(max(0.0, first_expiry - time.time()) + 0.3)
+    seen = browser.get(first, "/read").body
+    assert (seen["id"], seen["data"]) == (sid, {"n": 1})
+
+
+def test_a_browser_session_cookie_lives_ttl_in_the_store_on_both_sides(
+    direction: str, start_express: Any, use_django: Any, db: None, browser: Browser, stored: Stored
+) -> None:
+    # No maxAge: the cookie has no Expires, the stored cookie.expires is null,
+    # and connect-redis's ttl and the store's TTL give the key its life.
+    first, second = in_order(direction, start_express(max_age=None, ttl=60), use_django(max_age=None, ttl=60))
+    assert browser.post(first, "/write", {"n": 1}).expires(NAME) is None
+    sid = browser.sid()
+    for app in (second, first):
+        time.sleep(1.1)
+        before = stored.expiry(sid)
+        seen = browser.get(app, "/read").body
+        assert (seen["data"]["n"], seen["cookie"]["expires"]) == (1, None), app.label
+        assert stored.expiry(sid) - before >= 1.0, app.label  # touched: TTL more from now
+        browser.post(app, "/write", {"by": app.label})
+        document = stored.document(sid)
+        assert document is not None and document["by"] == app.label
+        assert (document["cookie"]["expires"], document["cookie"]["originalMaxAge"]) == (None, None)
+        assert abs(stored.expiry(sid) - (time.time() + 60)) < 2, app.label
 
 
 def _signature(cookie_value: str, secret: str) -> bool:

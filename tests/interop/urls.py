@@ -8,6 +8,7 @@ routes answer.
 from __future__ import annotations
 
 import json
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -66,11 +67,21 @@ def _body(request: HttpRequest) -> Any:
     return json.loads(request.body or b"{}")
 
 
+def _pause(request: HttpRequest) -> None:
+    """``?delay=<ms>`` (as app.js): wait with the session loaded, so that the other side can overlap."""
+    delay = float(request.GET.get("delay", 0)) / 1000
+    if delay > 0:
+        request.session.get(USER_KEY)  # loaded now (it is lazy), saved after the wait
+        time.sleep(delay)
+
+
 def read(request: HttpRequest) -> JsonResponse:
+    _pause(request)
     return JsonResponse(describe(request))
 
 
 def write(request: HttpRequest) -> JsonResponse:
+    _pause(request)
     request.session.update(_body(request))
     return JsonResponse(describe(request))
 
