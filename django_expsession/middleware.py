@@ -281,12 +281,16 @@ class SessionMiddleware(DjangoSessionMiddleware):
             and found.factory is not None
         ):
             settings = found.factory.settings
-            value = signing.cookie_value(session.id or "", settings.keys[0])
-            response.cookies[settings.name] = session.cookie.morsel(settings.name, value)
-            # This response now belongs to one visitor, even when the view never
-            # touched the session (saveUninitialized, rolling): keep Django's
-            # cache middleware and shared caches from replaying it to others.
-            patch_cache_control(response, private=True)
+            if settings.prefixed and not session.cookie.attrs.get("secure"):
+                # A __Host-/__Secure- cookie without Secure: browsers would drop it.
+                _warn_prefix_once(settings.name)
+            else:
+                value = signing.cookie_value(session.id or "", settings.keys[0])
+                response.cookies[settings.name] = session.cookie.morsel(settings.name, value)
+                # This response now belongs to one visitor, even when the view never
+                # touched the session (saveUninitialized, rolling): keep Django's
+                # cache middleware and shared caches from replaying it to others.
+                patch_cache_control(response, private=True)
         if found.accessed:
             patch_vary_headers(response, ("Cookie",))
         return response

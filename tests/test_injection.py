@@ -114,3 +114,20 @@ def test_a_view_cannot_give_the_cookie_a_hostile_attribute(settings, app, attrib
     response = Client().get("/")
     assert len(errors) == 1
     assert response.status_code == 200
+
+
+# -- cookie name prefixes -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("https", "sent"), [(True, True), (False, False)], ids=["https", "plain-http"])
+def test_a_host_prefixed_cookie_with_secure_auto_is_sent_only_over_https(settings, app, caplog, https, sent):
+    settings.EXPSESSION = setting(NAME="__Host-sid", COOKIE={"SECURE": "auto"}, SAVE_UNINITIALIZED=True)
+    app(lambda request: HttpResponse("ok"))
+    with caplog.at_level("WARNING", logger="django_expsession"):
+        first = Client().get("/", secure=https)
+        Client().get("/", secure=https)
+    assert ("__Host-sid" in first.cookies) is sent
+    if sent:
+        assert "Secure" in first.cookies["__Host-sid"].OutputString()
+    warnings = [r for r in caplog.records if "__Host-sid" in r.getMessage()]
+    assert len(warnings) == (0 if sent else 1)  # logged once, not per request
