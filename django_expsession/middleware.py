@@ -22,7 +22,7 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 from . import conf, events, lifetime, signals, signing
 from . import factory as factories
 from .binding import RequestSession, bind, bound
-from .decision import SKIP, Action, Decision, Facts, decide
+from .decision import SKIP, Action, Decision, Facts, decide, should_set_cookie
 from .drive import run
 from .requestinfo import cookie_header, is_secure, raw_path
 from .session import AUTH_KEY, Session
@@ -35,6 +35,18 @@ Response = HttpResponseBase
 
 
 _warned_prefixes: set[str] = set()
+_warned_secure = False
+
+
+def _warn_secure_over_http_once() -> None:
+    global _warned_secure
+    if not _warned_secure:
+        _warned_secure = True
+        logger.warning(
+            "A Secure session cookie was not sent: the request came over plain HTTP, and a browser "
+            "would drop it (the session is stored all the same, as express does). Over runserver or "
+            "behind a TLS proxy, use COOKIE SECURE 'auto' (and PROXY or SECURE_PROXY_SSL_HEADER)."
+        )
 
 
 def _warn_prefix_once(name: str) -> None:
@@ -214,6 +226,12 @@ class SessionMiddleware(DjangoSessionMiddleware):
             session.meta_changed and session.loaded,
         )
         decision = decide(facts, factory.rules)
+        if (
+            secure_cookie
+            and not facts.secure_request
+            and should_set_cookie(facts._replace(secure_request=True), factory.rules)
+        ):
+            _warn_secure_over_http_once()
         if decision.action is Action.TOUCH and self._touch_not_due(factory, session):
             decision = Decision(Action.NOTHING, decision.set_cookie)
         return session, decision

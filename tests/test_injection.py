@@ -131,3 +131,17 @@ def test_a_host_prefixed_cookie_with_secure_auto_is_sent_only_over_https(setting
         assert "Secure" in first.cookies["__Host-sid"].OutputString()
     warnings = [r for r in caplog.records if "__Host-sid" in r.getMessage()]
     assert len(warnings) == (0 if sent else 1)  # logged once, not per request
+
+
+def test_a_secure_cookie_held_back_over_plain_http_is_logged_once(settings, app, caplog, monkeypatch):
+    from django_expsession import middleware
+
+    monkeypatch.setattr(middleware, "_warned_secure", False)
+    settings.EXPSESSION = setting(COOKIE={"SECURE": True}, SAVE_UNINITIALIZED=True)
+    app(lambda request: HttpResponse("ok"))
+    with caplog.at_level("WARNING", logger="django_expsession"):
+        for _ in range(3):
+            assert "connect.sid" not in Client().get("/").cookies  # express's secure gate
+        assert "connect.sid" in Client().get("/", secure=True).cookies
+    [warning] = [r for r in caplog.records if "Secure session cookie was not sent" in r.getMessage()]
+    assert "'auto'" in warning.getMessage()
