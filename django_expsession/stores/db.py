@@ -99,7 +99,9 @@ class DatabaseStore(Store):
     def _statements(self, alias: str) -> Statements:
         found = self._sql.get(alias)
         if found is None:
-            found = self._sql[alias] = statements(connections[alias], _model()._meta.db_table)
+            # On MySQL/MariaDB this asks the server for its version: it may be down.
+            with self._failures("reach the database", _ERRORS):
+                found = self._sql[alias] = statements(connections[alias], _model()._meta.db_table)
         return found
 
     def _execute(self, alias: str, sql: str, params: list[Any], *, fetch: bool = False) -> Any:
