@@ -172,69 +172,8 @@ def unreachable_mysql(django_db_blocker: Any) -> Iterator[str]:
 
 
 # Found by benchmarks/load.py (a fresh gunicorn worker, MariaDB killed): on
-# MySQL/MariaDB the store's SQL is built from the server's version, which
-# needs the server; a process whose first request meets the outage answers
-# by the policy like any other, not with a 500.
-@pytest.mark.parametrize(("policy", "status"), [("raise", 503), ("anonymous", 200)])
-def test_store_failing_during_the_request(
-    settings: Any, requests: Requests, view: Any, private_redis: PrivateRedis, policy: str, status: int
-) -> None:
-    _configure(settings, private_redis.port, policy)
-    view["crash"] = private_redis.crash
-    first = requests.get()
-    assert first.status_code == 200
-    cookie = "connect.sid=" + first.cookies["connect.sid"].coded_value
-    assert requests.get(cookie=cookie).content == b"n=2"  # the store works
-
-    # The server goes away after the session was loaded: the save fails.
-    response = requests.get("/?down", cookie=cookie)
-
-    assert response.status_code == status
-    assert "connect.sid" not in response.cookies
-    if policy == "anonymous":
-        assert response.content == b"n=3"  # the view's response, unsaved
-
-
-def test_a_new_session_that_cannot_be_saved_sets_no_cookie(
-    settings: Any, requests: Requests, view: Any
-) -> None:
-    _configure(settings, free_port(), "anonymous")
-    response = requests.get()  # no cookie: nothing to load, the save fails
-    assert response.status_code == 200
-    assert "connect.sid" not in response.cookies
-
-
-@pytest.fixture
-def unreachable_mysql(django_db_blocker: Any) -> Iterator[str]:
-    """A MySQL/MariaDB alias whose server is down, in a process that never reached it."""
-    from django.db import connections
-
-    alias = "unreachable_mysql"
-    config = {
-        "ENGINE": "django.db.backends.mysql",
-        "HOST": "127.0.0.1",
-        "PORT": free_port(),
-        "USER": "root",
-        "NAME": "expsession_down",
-        "OPTIONS": {"connect_timeout": 2},
-    }
-    configured = connections.configure_settings({"default": connections.settings["default"], alias: config})
-    connections.settings[alias] = configured[alias]
-    with django_db_blocker.unblock():
-        yield alias
-    connections[alias].close()
-    del connections[alias]
-    del connections.settings[alias]
-
-
-# Found by benchmarks/load.py (a fresh gunicorn worker, MariaDB killed): on
-# MySQL/MariaDB, DatabaseStore builds its SQL from the server's version
-# (``mysql_is_mariadb`` connects) outside its ``_failures`` wrapper, so the
-# first store operation of a process while the server is down raises
-# Django's OperationalError: a 500 for either policy.
-@pytest.mark.xfail(
-    strict=True, raises=AssertionError, reason="DatabaseStore._statements() runs outside _failures()"
-)
+# MySQL/MariaDB, DatabaseStore builds its SQL from the server's version; a
+# process whose first request meets the outage answers by the policy, not 500.
 @pytest.mark.parametrize(("policy", "status"), [("raise", 503), ("anonymous", 200)])
 def test_database_store_on_mysql_down_since_the_process_started(
     settings: Any, view: Any, unreachable_mysql: str, policy: str, status: int

@@ -128,69 +128,9 @@ def unreachable_mysql(closed_port: int, django_db_blocker: Any) -> Iterator[str]
 
 
 # Found by benchmarks/load.py: on MySQL/MariaDB the store's SQL depends on
-# the server (``mysql_is_mariadb`` connects to ask); building it is inside
-# the store's error wrapper, so a store whose server is down from the start
-# raises StoreError on its first read, save or touch too.
-@pytest.mark.parametrize(
-    "operation",
-    [
-        lambda store: store.get("sid-1"),
-        lambda store: store.set("sid-1", document()),
-        lambda store: store.touch("sid-1", document()),
-        lambda store: store.destroy("sid-1"),
-        lambda store: store.length(),
-    ],
-    ids=["get", "set", "touch", "destroy", "length"],
-)
-def test_database_store_on_a_closed_port_raises_store_error_naming_the_server(
-    unreachable_database, closed_port, operation
-):
-    store = DatabaseStore(using=unreachable_database)
-    with pytest.raises(StoreError) as raised:
-        operation(store)
-    _assert_names_store_and_server(raised.value, "DatabaseStore", closed_port)
-    assert "database 'unreachable' (postgresql at" in str(raised.value)
-    assert isinstance(raised.value.__cause__, OperationalError)
-    assert isinstance(raised.value, OSError)
-
-
-async def test_database_store_async_twin_on_a_closed_port_raises_store_error(
-    unreachable_database, closed_port
-):
-    with pytest.raises(StoreError) as raised:
-        await DatabaseStore(using=unreachable_database).aget("sid-1")
-    _assert_names_store_and_server(raised.value, "DatabaseStore", closed_port)
-
-
-@pytest.fixture
-def unreachable_mysql(closed_port: int, django_db_blocker: Any) -> Iterator[str]:
-    """A MySQL/MariaDB alias pointing at the closed port, never connected before."""
-    alias = "unreachable_mysql"
-    config = {
-        "ENGINE": "django.db.backends.mysql",
-        "HOST": "127.0.0.1",
-        "PORT": closed_port,
-        "NAME": "sessions",
-        "USER": "app",
-        "OPTIONS": {"connect_timeout": 3},
-    }
-    filled = connections.configure_settings({"default": dict(connections.settings["default"]), alias: config})
-    connections.settings[alias] = filled[alias]
-    with django_db_blocker.unblock():
-        yield alias
-        connections[alias].close()
-    del connections[alias]
-    del connections.settings[alias]
-
-
-# Found by benchmarks/load.py: on MySQL/MariaDB the store's SQL depends on
-# the server (``mysql_is_mariadb`` connects to ask), and it is built outside
-# the store's error wrapper, so the first read, save or touch of a store whose
-# server is down raises Django's OperationalError instead of a StoreError
-# (destroy builds it inside the wrapper).
-@pytest.mark.xfail(
-    strict=True, raises=OperationalError, reason="DatabaseStore._statements() runs outside _failures()"
-)
+# the server (``mysql_is_mariadb`` connects to ask); it is built inside the
+# store's error wrapper, so a store whose server is down from the start
+# raises StoreError on its first read, save or touch as well.
 @pytest.mark.parametrize(
     "operation",
     [
