@@ -63,7 +63,15 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         # A test may narrow the rows with its own parametrize("store_name", [...]).
         if any("store_name" in mark.args[0] for mark in metafunc.definition.iter_markers("parametrize")):
             return
-        metafunc.parametrize("store_name", list(STORES), ids=list(STORES))
+        rows = list(STORES)
+        # express's request rules do not depend on the store: they run on the
+        # fastest one, but for a cross-store subset (marked all_stores) that
+        # checks saves, touches, destroys and rolling everywhere.
+        if metafunc.module.__name__.startswith(
+            "tests.express."
+        ) and not metafunc.definition.get_closest_marker("all_stores"):
+            rows = ["memory"]
+        metafunc.parametrize("store_name", rows, ids=rows)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

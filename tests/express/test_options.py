@@ -137,6 +137,7 @@ def test_rolling_defaults_to_false(http, expsession):
     assert second.cookie is None
 
 
+@pytest.mark.all_stores
 def test_rolling_forces_the_cookie_on_an_unmodified_session(http, expsession):
     # express #70
     expsession.configure(ROLLING=True)
@@ -201,6 +202,7 @@ def test_resave_saves_an_unmodified_session(http, expsession, resave):
     assert expsession.calls["set"] == 1
 
 
+@pytest.mark.all_stores
 def test_resave_false_does_not_save_an_unmodified_session(http, expsession):
     # express #76
     expsession.configure(RESAVE=False)
@@ -214,6 +216,7 @@ def test_resave_false_does_not_save_an_unmodified_session(http, expsession):
     assert expsession.calls["touch"] == 1  # the expiry is refreshed instead
 
 
+@pytest.mark.all_stores
 def test_resave_false_still_saves_a_modified_session(http, expsession):
     # express #77
     store = expsession.configure(RESAVE=False)
@@ -321,6 +324,7 @@ def test_save_uninitialized_false_still_saves_a_modified_session(http, expsessio
     assert store.get(res.sid)["n"] == 1
 
 
+@pytest.mark.all_stores
 def test_uninitialized_session_is_never_touched(http, expsession):
     # express #85
     expsession.configure(SAVE_UNINITIALIZED=False, RESAVE=False)
@@ -438,6 +442,7 @@ def test_unset_keeps_the_stored_session_by_default(http, expsession, how):
     assert expsession.calls["set"] == expsession.calls["destroy"] == 0
 
 
+@pytest.mark.all_stores
 @pytest.mark.parametrize("how", ["none", "del"])
 def test_unset_destroy_destroys_the_stored_session(http, expsession, how):
     # express #94

@@ -20,6 +20,7 @@ NOW = "2030-01-02 03:04:05"
 NOW_DT = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
+@pytest.mark.all_stores
 def test_session_persists_across_requests(http, expsession):
     # express #100
     store = expsession.configure()
@@ -74,6 +75,7 @@ def test_session_keys_are_the_data_keys_only(http, expsession):
 # -- .destroy() ---------------------------------------------------------------
 
 
+@pytest.mark.all_stores
 def test_destroy_removes_the_session_and_sends_no_cookie(http, expsession):
     # express #105
     store = expsession.configure()
@@ -115,6 +117,7 @@ def test_destroy_of_a_new_session_leaves_the_store_empty(http, expsession):
 # -- .regenerate() --------------------------------------------------------------
 
 
+@pytest.mark.all_stores
 def test_regenerate_replaces_the_session_with_a_new_id(http, expsession):
     # express #106
     store = expsession.configure()
@@ -162,6 +165,7 @@ def test_regenerated_session_saved_explicitly_is_not_saved_again(http, expsessio
 # -- .reload() --------------------------------------------------------------------
 
 
+@pytest.mark.all_stores
 def test_reload_reads_what_another_request_saved(http, expsession):
     # express #107
     expsession.configure()
@@ -222,6 +226,7 @@ def test_save_stores_the_session_at_once(http, expsession):
     assert http.get().body == "stored"
 
 
+@pytest.mark.all_stores
 @pytest.mark.parametrize(
     ("options", "express"),
     [({}, 111), ({"SAVE_UNINITIALIZED": False}, 113)],
@@ -271,6 +276,7 @@ def test_save_after_reload_prevents_the_end_of_request_save(http, expsession):
 # -- .touch() -------------------------------------------------------------------------
 
 
+@pytest.mark.all_stores
 def test_touch_resets_the_stored_expiry(http, expsession):
     # express #114
     store = expsession.configure(RESAVE=False)

@@ -80,6 +80,7 @@ def test_missing_secret_fails_at_startup_not_per_request(http, expsession, secre
         http.get()
 
 
+@pytest.mark.all_stores
 def test_new_session_sets_cookie_and_is_stored(http, expsession):
     # express #5
     store = expsession.configure()
@@ -99,6 +100,7 @@ def test_new_session_sets_cookie_and_is_stored(http, expsession):
     assert store.get(res.sid)["active"] is True
 
 
+@pytest.mark.all_stores
 def test_session_is_loaded_from_the_cookie_sid(http, expsession):
     # express #6
     expsession.configure()
@@ -251,6 +253,7 @@ def test_session_is_saved_before_the_response_is_returned(http, expsession, kind
     assert store.get(res.sid)["n"] == 1
 
 
+@pytest.mark.all_stores
 def test_saved_expiry_matches_the_cookie_and_moves_on_a_later_save(http, expsession):
     # express #21
     store = expsession.configure()
@@ -272,6 +275,7 @@ def test_saved_expiry_matches_the_cookie_and_moves_on_a_later_save(http, expsess
 # -- when sid not in store --------------------------------------------------
 
 
+@pytest.mark.all_stores
 def test_unknown_sid_gets_a_new_session_with_a_new_sid(http, expsession):
     # express #22, #23 (and #8: a store's "not found" is None, never an error)
     store = expsession.configure()
@@ -326,6 +330,7 @@ def test_tampered_signature_gets_a_new_session_without_a_store_read(http, expses
 # -- when session expired in store ----------------------------------------
 
 
+@pytest.mark.all_stores
 def test_expired_session_is_replaced_by_a_new_one(http, expsession):
     # express #26, #27
     expsession.configure(COOKIE={"MAX_AGE": 5})
@@ -358,6 +363,7 @@ def test_expired_session_is_gone_from_the_store(http, expsession):
 # -- when session without cookie property in store -------------------------
 
 
+@pytest.mark.all_stores
 def test_stored_record_without_cookie_is_no_session(http, expsession, caplog):
     # express #29 (express answers 500; a record that is not express's
     # shape is logged and treated as no session)

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.core.cache import caches
 
 from django_expsession import document as doc
@@ -53,18 +54,52 @@ def touched(document: doc.Document, **data: Any) -> doc.Document:
     return {**document, **data, "cookie": cookie.to_json()}
 
 
+class AsyncSide:
+    """A store seen through its async twins, called from a sync test.
+
+    The contract suite runs once on each side (``side`` = "sync" | "async"):
+    the async twins are what the ASGI path calls.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def __getattr__(self, name: str) -> Any:
+        twin = getattr(self.store, "a" + name, None)
+        if twin is None or name in ("supports", "capabilities"):
+            return getattr(self.store, name)
+        if name in ("all", "user_sessions", "expired_sessions"):
+
+            def listing(*args: Any) -> Any:
+                async def collect() -> list[Any]:
+                    return [item async for item in twin(*args)]
+
+                return iter(async_to_sync(collect)())
+
+            return listing
+        return async_to_sync(twin)
+
+
 @pytest.fixture
-def make_store(expsession: Any) -> Callable[..., Store]:
+def side() -> str:
+    """Overridden by the contract suite's parametrization: the sync side by default."""
+    return "sync"
+
+
+@pytest.fixture
+def make_store(expsession: Any, side: str) -> Callable[..., Any]:
     """Configure EXPSESSION with this row's store (and OPTIONS); return it, empty."""
 
-    def make(**options: Any) -> Store:
-        return expsession.configure(spy_on=False, STORE_OPTIONS=options)
+    def make(**options: Any) -> Any:
+        store = expsession.configure(spy_on=False, STORE_OPTIONS=options)
+        return AsyncSide(store) if side == "async" else store
 
     return make
 
 
 def raw(store: Store, sid: str) -> Any:
     """The document as the backend holds it, bypassing the store's reading."""
+    store = getattr(store, "store", store)
     if isinstance(store, MemoryStore):
         return store._records[sid][0]
     if isinstance(store, DatabaseStore):
@@ -81,6 +116,7 @@ def raw(store: Store, sid: str) -> Any:
 
 def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
     """Put ``text`` into the backend as if a store had written it."""
+    store = getattr(store, "store", store)
     when = datetime.now(UTC) + timedelta(seconds=expires_in)
     ms = datetime_to_ms(when)
     if isinstance(store, MemoryStore):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from freezegun import freeze_time
 
 from django_expsession import document as doc
@@ -16,6 +17,9 @@ from django_expsession import document as doc
 from .conftest import EXPIRES_ITSELF, T0, at, document, iso, raw, touched
 
 OPERATIONS = ("get", "set", "destroy", "touch", "all", "length", "clear", "clear_expired")
+
+# Every test on both sides of every store: its sync methods and its async twins.
+pytestmark = pytest.mark.parametrize("side", ["sync", "async"])
 
 
 def test_every_store_supports_every_operation_of_the_contract(make_store, store_name):

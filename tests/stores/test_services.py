@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SELECTION = ["tests/stores/test_contract.py", "-k", "db-postgres and set_then_get"]
+SELECTION = ["tests/stores/test_contract.py", "-k", "db-postgres and not async and set_then_get"]
 
 
 def _run(closed_port: int, **env: str) -> subprocess.CompletedProcess[str]:
