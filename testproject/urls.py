@@ -9,5 +9,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("expiry/", views.expiry, name="expiry"),
+    path("stored/", views.stored, name="stored"),
     re_path(r"^(?P<path>.*)$", views.counter, name="counter"),
 ]

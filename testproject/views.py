@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from django_expsession.stores import get_store
 
 
 def _count(views: dict[str, int], path: str) -> int:
@@ -17,7 +19,18 @@ def counter(request: HttpRequest, path: str = "") -> HttpResponse:
     """Count views per path, as in express-session's README example (a sync view)."""
     # Mutating the nested dict in place is a change: the session is saved.
     count = _count(request.session.setdefault("views", {}), "/" + path)
-    return render(request, "counter.html", {"count": count})
+    session: Any = request.session
+    context = {"count": count, "sid": session.id, "cookie": session.cookie.to_json()}
+    return render(request, "counter.html", context)
+
+
+def stored(request: HttpRequest) -> JsonResponse:
+    """The session as the store holds it now (the counter page fetches it after its save)."""
+    sid = request.GET.get("sid", "")
+    # Only the caller's own session: the id must be the one its cookie carries.
+    own = getattr(request.session, "id", None)
+    document = get_store().get(sid) if sid and sid == own else None
+    return JsonResponse({"sid": sid, "document": document}, json_dumps_params={"indent": 2})
 
 
 async def expiry(request: HttpRequest) -> HttpResponse:
