@@ -132,6 +132,33 @@ def check_deployment(app_configs: Any = None, **kwargs: Any) -> Messages:
 
 @checks.register("expsession")
 @_safe
+def check_shared_secret(app_configs: Any = None, **kwargs: Any) -> Messages:
+    """A store Express can share, signed with SECRET_KEY: Express cannot verify those cookies."""
+    if any(p.is_error for p in conf.problems()) or not conf.current().secret_from_django:
+        return []
+    from .stores import get_store
+
+    try:
+        layout = get_store().shared_layout
+    except ImproperlyConfigured:
+        return []  # E009 says why there is no store
+    if layout is None:
+        return []
+    return [
+        checks.Warning(
+            f"The session store uses {layout}'s layout, but EXPSESSION['SECRET'] is unset, "
+            "so cookies are signed with SECRET_KEY.",
+            hint="An Express app sharing the store cannot know SECRET_KEY: its session() would "
+            "refuse every cookie Django signs and start a new session. Set EXPSESSION['SECRET'] "
+            "to the secret (or list of secrets) Express is given. If no Express app shares the "
+            "store, silence this with SILENCED_SYSTEM_CHECKS = ['expsession.W011'].",
+            id="expsession.W011",
+        )
+    ]
+
+
+@checks.register("expsession")
+@_safe
 def check_secure_in_development(app_configs: Any = None, **kwargs: Any) -> Messages:
     """SECURE True on runserver (plain HTTP): the browser drops the cookie, login silently fails."""
     if not settings.DEBUG or any(p.is_error for p in conf.problems()):

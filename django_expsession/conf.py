@@ -98,6 +98,7 @@ class Settings:
 
     secrets: tuple[Secret, ...]
     keys: tuple[bytes, ...]  # the secrets as HMAC keys; keys[0] signs
+    secret_from_django: bool  # SECRET unset: the secrets are SECRET_KEY and its fallbacks
     name: str
     genid: Callable[[HttpRequest], Any]
     custom_genid: bool
@@ -388,6 +389,7 @@ def build(user: Any) -> tuple[Settings | None, tuple[Problem, ...]]:
     snapshot = Settings(
         secrets=secrets,
         keys=tuple(item if isinstance(item, bytes) else item.encode("utf-8") for item in secrets),
+        secret_from_django=value["SECRET"] is None,
         name=name,
         genid=genid,
         custom_genid=value["GENID"] is not None,

@@ -550,3 +550,32 @@ def test_database_store_without_time_zone_support_is_a_check_error(settings):
     settings.USE_TZ = True
     settings.EXPSESSION = {"STORE": {"BACKEND": "django_expsession.stores.db.DatabaseStore"}}
     assert check_time_zone_support() == []
+
+
+# -- a store Express can share ---------------------------------------------------------
+
+REDIS_STORE = {
+    "BACKEND": "django_expsession.stores.redis.RedisStore",
+    "OPTIONS": {"URL": "redis://127.0.0.1:1/0"},
+}
+
+
+def test_a_shared_layout_signed_with_secret_key_is_warned(settings):
+    unset = {key: value for key, value in VALID.items() if key != "SECRET"}
+    settings.EXPSESSION = {**unset, "STORE": REDIS_STORE}
+    [warning] = [m for m in run() if m.id == "expsession.W011"]
+    assert "connect-redis" in warning.msg and "SECRET_KEY" in warning.msg
+    assert "SILENCED_SYSTEM_CHECKS" in warning.hint
+    settings.EXPSESSION = {**unset, "SECRET": None, "STORE": REDIS_STORE}
+    assert "expsession.W011" in ids(run())
+
+
+def test_a_shared_layout_with_its_own_secret_or_a_private_store_is_not_warned(settings):
+    settings.EXPSESSION = {**VALID, "STORE": REDIS_STORE}
+    assert "expsession.W011" not in ids(run())
+    unset = {key: value for key, value in VALID.items() if key != "SECRET"}
+    for store in ({"BACKEND": MEMORY}, {"BACKEND": DATABASE}):
+        settings.EXPSESSION = {**unset, "STORE": store}
+        assert "expsession.W011" not in ids(run())
+    settings.EXPSESSION = {**unset, "STORE": {"BACKEND": "no.such.Store"}}
+    assert ids(run()) & {"expsession.W011", "expsession.E099"} == set()

@@ -150,6 +150,9 @@ class Store:
     #: False for stores whose sync methods never wait on I/O: their async
     #: twins then call them directly instead of in a thread.
     blocking: ClassVar[bool] = True
+    #: The Node store whose layout this store's records follow when it has
+    #: one (an Express app can then share the sessions), else None.
+    shared_layout: str | None = None
 
     def __init__(self, *, touch_after: float = 0, ttl: float | None = None) -> None:
         if isinstance(touch_after, bool) or not isinstance(touch_after, int | float) or touch_after < 0:

@@ -54,6 +54,7 @@ class RedisStore(Store):
     ``index_prefix`` (where the per-user sets live; never under ``prefix``).
     """
 
+    shared_layout = "connect-redis"
     capabilities = frozenset(
         {
             "touch",
