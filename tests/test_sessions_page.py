@@ -289,6 +289,16 @@ def test_in_the_admins_look_with_an_admin_site(site, users):
 
 
 @once
+def test_base_template_comes_from_the_include(site, settings):
+    laptop = sign_in("alice")
+    settings.ROOT_URLCONF = "testproject.urls"  # the demo passes {"base_template": "base.html"}
+    html = laptop.get(PAGE).content.decode()
+    assert "<title>Your sessions · django-expsession demo</title>" in html
+    assert 'id="sessions"' in html  # the demo's nav links the page
+    assert len(rows(laptop.get(PAGE))) == 1
+
+
+@once
 @pytest.mark.django_db(transaction=True)
 async def test_the_page_under_asgi(site):
     laptop, phone = AsyncClient(), AsyncClient()
