@@ -140,3 +140,47 @@ def test_expiry_page_counts_down_from_the_cookie_max_age(demo, page):
     # shifts Expires by the server's Date header, which has 1 s precision).
     shown = datetime.fromisoformat(expires.replace("Z", "+00:00")).timestamp()
     assert abs(shown - stored) < 5
+
+
+def log_in(page: Any, url: str) -> None:
+    page.goto(f"{url}/login/")
+    page.fill("input[name=username]", "demo")
+    page.fill("input[name=password]", "demo")
+    page.click("#submit")
+    page.wait_for_url(f"{url}/")
+    assert page.text_content("#user") == "user: demo"
+
+
+def test_ending_the_other_session_on_the_sessions_page_logs_that_browser_out(demo, browser, page):
+    # Two browsers (contexts share no cookies) logged in as the same user.
+    # The other tests here log out at their end, so these are the user's only sessions.
+    elsewhere = browser.new_context()
+    try:
+        other = elsewhere.new_page()
+        other.set_default_timeout(15_000)
+        log_in(page, demo.url)
+        log_in(other, demo.url)
+
+        page.click("#sessions")
+        page.wait_for_url(f"{demo.url}/account/sessions/")
+        assert page.title() == "Your sessions · django-expsession demo"
+        assert page.locator("#sessions tr.session").count() == 2
+        this = page.locator("#sessions tr.current")
+        assert this.count() == 1
+        assert "This session" in this.text_content()
+        assert re.fullmatch(r"(Headless )?Chrome on Linux", this.locator(".device").text_content())
+
+        page.click("#sessions tr.session:not(.current) button.end-session")
+        page.wait_for_selector("#messages")
+        assert page.text_content("#messages").strip() == "The session has ended."
+        assert page.locator("#sessions tr.session").count() == 1
+        assert page.locator("#sessions tr.current").count() == 1
+
+        other.reload()
+        assert other.text_content("#user") == "user: anonymous"
+        page.reload()
+        assert page.text_content("#user") == "user: demo"
+        page.click("#logout")
+        page.wait_for_url(f"{demo.url}/")
+    finally:
+        elsewhere.close()
