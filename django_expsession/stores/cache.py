@@ -26,7 +26,7 @@ import threading
 from collections.abc import Iterator
 from functools import cache as memoize
 from importlib import import_module
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import BaseCache, caches
 
@@ -34,7 +34,9 @@ from .. import document as doc
 from ..clock import now_ms
 from . import cachekeys
 from .base import Record, Replaced, Store
-from .redisops import RedisSessions
+
+if TYPE_CHECKING:
+    from .redisops import RedisSessions
 
 
 @memoize
@@ -84,6 +86,9 @@ class CacheStore(Store):
             raise ValueError(f"cache should be an alias of CACHES; there is no cache {cache!r}.")
         self._redis: RedisSessions | None = None
         if cachekeys.is_redis(caches[cache]):
+            # Imported here: redis-py is only needed (and installed) with django-redis.
+            from .redisops import RedisSessions
+
             self._redis = RedisSessions(self._made_key, self._made_user_key, self.ttl, self.touch_after)
 
     def __repr__(self) -> str:
