@@ -1,8 +1,12 @@
 """Security events: the ``django.security.expsession`` log and the signals.
 
-Rejections are logged at WARNING, at most :data:`LOG_BURST` lines per
-:data:`LOG_WINDOW` seconds, so that a flood of bad cookies cannot fill a
-disk; what was left out is counted in the next line that gets through.
+Every rejection is logged: a forged cookie or a malformed record at
+WARNING, an id the store does not have (or no longer: expired, past
+ABSOLUTE_TIMEOUT) at INFO, since every browser returning after its
+session ended sends one. At most :data:`LOG_BURST` lines per
+:data:`LOG_WINDOW` seconds get through, so that a flood of bad cookies
+cannot fill a disk; what was left out is counted in the next line that
+gets through.
 """
 
 from __future__ import annotations
@@ -50,21 +54,25 @@ def reset_rate_limit() -> None:
         _window_start, _logged, _suppressed = 0.0, 0, 0
 
 
-def log_security(message: str, *args: Any) -> None:
+#: Rejections that point at tampering or a damaged store; the others are routine.
+SUSPICIOUS = frozenset({"bad-signature", "invalid-document"})
+
+
+def log_security(message: str, *args: Any, level: int = logging.WARNING) -> None:
+    if not logger.isEnabledFor(level):
+        return
     dropped = _admit()
     if dropped is None:
         return
     if dropped:
         message += " (%d similar messages were left out before this one.)"
         args = (*args, dropped)
-    logger.warning(message, *args)
+    logger.log(level, message, *args)
 
 
 def rejected(reason: str, sid: str | None, request: HttpRequest | None, detail: str = "") -> None:
     """A cookie or stored session that was not accepted, and why."""
-    hashed = None
-    if reason in ("bad-signature", "invalid-document"):
-        hashed = log_rejection(reason, sid, detail)
+    hashed = log_rejection(reason, sid, detail)
     if signals.session_rejected.receivers:
         if hashed is None and sid:
             hashed = id_hash(sid)
@@ -72,13 +80,17 @@ def rejected(reason: str, sid: str | None, request: HttpRequest | None, detail: 
 
 
 def log_rejection(reason: str, sid: str | None, detail: str = "") -> str | None:
-    """Log a refused cookie or record (no signal: also for listings); return the id hash."""
+    """Log a refused cookie or record (no signal: also for listings); the id hash, if computed."""
+    level = logging.WARNING if reason in SUSPICIOUS else logging.INFO
+    if not logger.isEnabledFor(level):
+        return None
     hashed = id_hash(sid) if sid else None
     log_security(
         "Session rejected (%s%s), id hash %s; treated as no session.",
         reason,
         f": {detail}" if detail else "",
         hashed or "-",
+        level=level,
     )
     return hashed
 

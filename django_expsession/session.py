@@ -637,7 +637,7 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             self._will_change()
             self._data = {}
             self._cookie = self._factory.new_cookie(self._request, self._options)
-            self.fresh = True
+        self.fresh = True  # the new id is announced by its first save, data kept or not
         if old is not None:
             events.send(signals.session_destroyed, old, self._request)
         return old

@@ -47,6 +47,8 @@ def site(app: Any) -> None:
         elif action == "regenerate":
             request.session.regenerate()
             request.session["n"] = 1
+        elif action == "cycle":
+            request.session.cycle_key()  # what django.contrib.auth.login() does
         else:
             request.session["n"] = request.session.get("n", 0) + 1
         return HttpResponse("ok")
@@ -84,6 +86,24 @@ def test_created_destroyed_and_regenerated_sessions_are_signalled_by_id_hash(exp
     client.get("/", {"do": "destroy"})
     assert [(n, k["id_hash"]) for n, k in heard] == [("session_destroyed", signing.id_hash(second))]
     assert_no_secret(heard, first, second, client.cookies[NAME].value)
+
+
+def test_a_cycled_key_announces_the_new_id_as_created(expsession, site, heard):
+    expsession.configure()
+    client = Client()
+    client.get("/")
+    first = sid_of(client)
+    heard.clear()
+    client.get("/", {"do": "cycle"})
+    second = sid_of(client)
+    assert second != first
+    assert [(n, k["id_hash"]) for n, k in heard] == [
+        ("session_destroyed", signing.id_hash(first)),
+        ("session_created", signing.id_hash(second)),
+    ]
+    heard.clear()
+    client.get("/")  # the new id is an ordinary session from now on
+    assert heard == []
 
 
 REJECTIONS = {
@@ -134,3 +154,30 @@ def test_the_security_log_is_rate_limited_and_says_how_many_it_left_out(caplog):
         events.rejected("invalid-document", "sid", None, "it is not valid JSON")
     assert len(caplog.records) == events.LOG_BURST + 1
     assert "30 similar messages were left out" in caplog.records[-1].getMessage()
+
+
+@pytest.mark.parametrize("reason", list(REJECTIONS))
+def test_every_rejection_is_logged_routine_ones_at_info(expsession, site, reason, caplog):
+    store = expsession.configure()
+    client = Client()
+    client.cookies[NAME] = value = REJECTIONS[reason](store)
+    events.reset_rate_limit()
+    with caplog.at_level(logging.INFO, logger="django.security.expsession"):
+        client.get("/")
+    [record] = [r for r in caplog.records if r.name == "django.security.expsession"]
+    assert reason in record.getMessage() and unquote(value) not in record.getMessage()
+    assert record.levelno == (logging.INFO if reason == "unknown-id" else logging.WARNING)
+
+
+def test_an_expired_record_is_logged_at_info_and_not_at_warning(expsession, site, caplog):
+    expsession.configure(STORE={"BACKEND": "tests.test_signals.ExpiredRecordStore"})
+    client = Client()
+    client.cookies[NAME] = signing.cookie_value("old", "keyboard cat")
+    events.reset_rate_limit()
+    with caplog.at_level(logging.WARNING, logger="django.security.expsession"):
+        client.get("/")
+    assert [r for r in caplog.records if r.name == "django.security.expsession"] == []
+    with caplog.at_level(logging.INFO, logger="django.security.expsession"):
+        client.get("/")
+    [record] = [r for r in caplog.records if r.name == "django.security.expsession"]
+    assert "expired" in record.getMessage() and record.levelno == logging.INFO
