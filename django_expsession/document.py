@@ -215,33 +215,3 @@ def user_id(document: Document) -> str | None:
     """The logged-in user's id as contrib.auth stores it, for per-user lookups."""
     value = document.get("_auth_user_id")
     return None if value is None else str(value)
-
-
-def loads(text: str | bytes | None, sid: str | None = None) -> Document | None:
-    """Parse and check a stored text; None (logged) when it is not a session."""
-    if text is None:
-        return None
-    try:
-        document = parse(text)
-        check(document)
-    except InvalidDocumentError as exc:
-        _rejected(sid, exc.reason)
-        return None
-    return document
-
-
-def validate(document: Any, sid: str | None = None) -> Document | None:
-    """Check a document that is already an object; None (logged) when it is not a session."""
-    try:
-        check_tree(document)
-        check(document)
-    except InvalidDocumentError as exc:
-        _rejected(sid, exc.reason)
-        return None
-    return document  # type: ignore[no-any-return]
-
-
-def _rejected(sid: str | None, reason: str) -> None:
-    from .events import log_rejection
-
-    log_rejection("invalid-document", sid, reason)

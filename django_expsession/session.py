@@ -98,24 +98,12 @@ def canonical(data: dict[str, Any]) -> str:
         raise
 
 
-def data_hash(data: dict[str, Any]) -> str:
-    """express's hash of the data (SHA-1 of the canonical JSON), for interop tests."""
-    import hashlib
-
-    return hashlib.sha1(canonical(data).encode("utf-8"), usedforsecurity=False).hexdigest()
-
-
 def document_text(cookie: dict[str, Any], data_text: str) -> str:
     """The stored document's JSON, cookie first, from the data's JSON text."""
     cookie_text = doc.dumps(cookie)
     if data_text == "{}":
         return '{"cookie":' + cookie_text + "}"
     return '{"cookie":' + cookie_text + "," + data_text[1:]
-
-
-def _cookie_as_read(cookie: Cookie) -> tuple[dict[str, Any], Any]:
-    """The cookie without its expiry, which every save moves anyway."""
-    return dict(cookie.attrs), cookie.original_max_age_ms
 
 
 class Session(DjangoSessionAPI, MutableMapping[str, Any]):
@@ -168,7 +156,6 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self.stored_expires_ms: int | None = None
         self.original_id: Any = _FIRST_ID
         self._pristine: str | None = canonical(data) if data else "{}"
-        self._base_cookie: tuple[dict[str, Any], Any] | None = None
         self.fresh = True  # announced as created by its first save
         self.loaded_auth: tuple[Any, Any] = (None, None)
 
@@ -182,7 +169,6 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self.stored_expires_ms = cookie.expires_ms  # TOUCH_AFTER decides from it without a query
         self.original_id = sid
         self._pristine = None  # the data's JSON as loaded: taken when first needed
-        self._base_cookie = _cookie_as_read(cookie)
         self.fresh = False
         self.loaded_auth = (data.get(AUTH_KEY), data.get(HASH_KEY))
         if self._factory is not None and not self._factory.settings.resave:
@@ -271,11 +257,6 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
     @modified.setter
     def modified(self, value: bool) -> None:
         self._forced = bool(value)
-
-    @property
-    def forced(self) -> bool:
-        """Whether ``modified = True`` (or set_expiry) was set since the last save."""
-        return self._forced
 
     def is_modified(self) -> bool:
         """express's isModified: another id, or other data (``modified = True`` aside)."""
@@ -506,7 +487,6 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
             )
             attempts += 1
         self._record = Record(version=outcome.version)
-        self._base_cookie = _cookie_as_read(self.cookie)
         if merged is None:
             self._base = text
             self._mark_saved(text)
@@ -587,7 +567,6 @@ class Session(DjangoSessionAPI, MutableMapping[str, Any]):
         self._record = record
         self.stored_expires_ms = cookie.expires_ms
         self._base = canonical(data)
-        self._base_cookie = _cookie_as_read(cookie)
 
     def destroy(self) -> None:
         """Destroy in the store; ``request.session`` is empty from now on."""

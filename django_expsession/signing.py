@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import hmac
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from urllib.parse import quote, unquote_to_bytes
 
 from django.utils.crypto import salted_hmac
@@ -84,23 +84,8 @@ def cookie_value(sid: str, secret: Secret) -> str:
     return encode_uri_component(SIGNED_PREFIX + sign(sid, secret))
 
 
-def parse_cookie_header(header: str) -> dict[str, str]:
-    """Parse a Cookie header like the npm ``cookie`` package: first name wins."""
-    cookies: dict[str, str] = {}
-    if len(header) < 2:
-        return cookies
-    for pair in header.split(";"):
-        name, eq, value = pair.partition("=")
-        if not eq:
-            continue
-        name = name.strip(" \t")
-        if name in cookies:
-            continue
-        cookies[name] = _cookie_value(value)
-    return cookies
-
-
-def _cookie_value(value: str) -> str:
+def decode_cookie_value(value: str) -> str:
+    """A raw cookie value as the npm ``cookie`` package decodes it (quotes, then %-escapes)."""
     value = value.strip(" \t")
     # cookie 0.7.2 also strips a lone '"' (to ""): one char is both quotes.
     if value and value[0] == value[-1] == '"':
@@ -118,16 +103,6 @@ def raw_cookie(header: str, name: str) -> str | None:
         if eq and found.strip(" \t") == name:
             return value
     return None
-
-
-def cookie_from_header(header: str, name: str) -> str | None:
-    """The decoded value of the first cookie called ``name`` (None when absent).
-
-    Equivalent to ``parse_cookie_header(header).get(name)`` without decoding
-    the other cookies of the header.
-    """
-    raw = raw_cookie(header, name)
-    return None if raw is None else _cookie_value(raw)
 
 
 class Verifier:
@@ -150,7 +125,7 @@ class Verifier:
         known = self._known.get(raw)
         if known is not None:
             return known
-        sid = unsign_cookie(_cookie_value(raw), self.keys)
+        sid = unsign_cookie(decode_cookie_value(raw), self.keys)
         if sid is not None:
             if len(self._known) >= self.SIZE:
                 self._known.clear()  # rare; cheaper than keeping an order
@@ -159,7 +134,7 @@ class Verifier:
 
     def forged(self, raw: str) -> bool:
         """Whether a value that gave no id was a signed one (a bad signature)."""
-        return _cookie_value(raw).startswith(SIGNED_PREFIX)
+        return decode_cookie_value(raw).startswith(SIGNED_PREFIX)
 
 
 def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:
@@ -168,17 +143,6 @@ def unsign_cookie(raw: str | None, secrets: Iterable[Secret]) -> str | None:
         return None
     # An empty sid is falsy in express, hence treated as absent.
     return unsign(raw[len(SIGNED_PREFIX) :], secrets) or None
-
-
-def sid_from_header(header: str | None, name: str, secrets: Iterable[Secret]) -> str | None:
-    if not header:
-        return None
-    return unsign_cookie(cookie_from_header(header, name), secrets)
-
-
-def sid_from_cookies(cookies: Mapping[str, str], name: str, secrets: Iterable[Secret]) -> str | None:
-    """Like :func:`sid_from_header` for an already-decoded mapping."""
-    return unsign_cookie(cookies.get(name), secrets)
 
 
 def id_hash(sid: str) -> str:

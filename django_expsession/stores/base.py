@@ -112,9 +112,6 @@ class Replaced:
     current: Record | None = None  # when not written: what is stored now; None: gone
 
 
-WRITTEN = Replaced(True)
-
-
 def merged_document(
     stored: doc.Document, changes: dict[str, Any], removed: Iterable[str], cookie: dict[str, Any]
 ) -> doc.Document:
