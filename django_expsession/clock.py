@@ -52,10 +52,8 @@ def in_range(ms: int) -> bool:
 
 def format_iso(ms: int) -> str:
     """``Date#toISOString``: always milliseconds and a ``Z``."""
-    d = ms_to_datetime(ms)
-    return (
-        f"{d.year:04d}-{d.month:02d}-{d.day:02d}T{d.hour:02d}:{d.minute:02d}:{d.second:02d}.{ms % 1000:03d}Z"
-    )
+    # Naive UTC: isoformat() then has no offset to strip; it pads the year to four digits.
+    return (_NAIVE_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
 def parse_iso(value: str) -> int:

@@ -94,11 +94,11 @@ class Record:
             document = self.parsed()
             if self.text is None:
                 doc.check_tree(document)
-            doc.check(document)
+            expires = doc.check(document)
         except doc.InvalidDocumentError as exc:
             log_rejection("invalid-document", sid, exc.reason)
             return None
-        if self.expires_ms is not None and document["cookie"].get("expires") is not None:
+        if self.expires_ms is not None and expires is not None and expires != self.expires_ms:
             document["cookie"]["expires"] = format_iso(self.expires_ms)
         return document
 
