@@ -67,6 +67,15 @@ async def _aserver_pages(
         yield keys
 
 
+def _redirect(exc: redis.exceptions.ResponseError) -> str | None:
+    """A cluster node's ``MOVED``/``ASK`` reply, as the server sent it; None for another error."""
+    text = str(exc)
+    if isinstance(exc, redis.exceptions.AskError):  # MOVED too; redis-py keeps only the rest
+        word = "MOVED" if isinstance(exc, redis.exceptions.MovedError) else "ASK"
+        return f"{word} {text}"
+    return text if text.split(" ", 1)[0] in ("MOVED", "ASK") else None  # older redis-py
+
+
 class RedisStore(Store):
     """Sessions in Redis under connect-redis's keys.
 
@@ -194,6 +203,9 @@ class RedisStore(Store):
         if self._url_client is not None:
             return self._url_client
         if self.cluster:
+            built = self._cluster_client
+            if built is not None:
+                return built
             with self._cluster_lock:
                 if self._cluster_client is None:
                     self._cluster_client = self._new_cluster_client()
@@ -221,13 +233,13 @@ class RedisStore(Store):
         with super()._failures(operation, errors):
             try:
                 yield
-            except redis.exceptions.AskError as exc:  # MOVED or ASK: a cluster node's redirect
-                if self.cluster:
+            except redis.exceptions.ResponseError as exc:
+                answer = None if self.cluster else _redirect(exc)
+                if answer is None:
                     raise
-                answer = "MOVED" if isinstance(exc, redis.exceptions.MovedError) else "ASK"
                 raise StoreError(
                     f"RedisStore could not {operation}: {self.address()} is a node of a Redis Cluster "
-                    f"(it answered {answer} {exc}). Set CLUSTER to True in the store's OPTIONS, "
+                    f"(it answered {answer}). Set CLUSTER to True in the store's OPTIONS, "
                     "with URL naming one or more nodes of the cluster."
                 ) from exc
 
