@@ -55,7 +55,13 @@ STORES: dict[str, StoreParam] = {
     "cache-redis": StoreParam(CACHE, {"CACHE": "redis"}, service="redis"),
     "redis-url": StoreParam(REDIS, {"URL": services.REDIS_URL}, service="redis"),
     "redis-cache": StoreParam(REDIS, {"CACHE": "redis"}, service="redis"),
+    # The URL of the suite's own cluster is filled in when it has started.
+    "redis-cluster": StoreParam(REDIS, {"CLUSTER": True}, service="redis-cluster"),
 }
+
+
+# The rows whose records live in a Redis server (whose own clock freezegun cannot move).
+REDIS_SERVICES = ("redis", "redis-cluster")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -99,11 +105,14 @@ BOTH_CONCURRENCIES = pytest.mark.parametrize("concurrency", ["overwrite", "merge
 class ExpSession:
     """Configure EXPSESSION for one test and reach the configured store."""
 
-    def __init__(self, settings: Any, store_name: str, concurrency: str = "overwrite") -> None:
+    def __init__(
+        self, settings: Any, store_name: str, concurrency: str = "overwrite", cluster_url: str | None = None
+    ) -> None:
         self._settings = settings
         self.store_name = store_name
         self.param = STORES[store_name]
         self.concurrency = concurrency
+        self.cluster_url = cluster_url
 
     def configure(self, *, spy_on: bool = True, **overrides: Any) -> Store:
         """Set EXPSESSION; returns the store, built from the new settings."""
@@ -113,7 +122,7 @@ class ExpSession:
 
             spy_cls = spy.SPIES[import_string(backend)]
             backend = f"tests.spy.{spy_cls.__name__}"
-        store_options = dict(self.param.options)
+        store_options = self.store_options
         store_options.update(overrides.pop("STORE_OPTIONS", {}))
         value: dict[str, Any] = {
             "SECRET": "keyboard cat",
@@ -127,6 +136,14 @@ class ExpSession:
         store = get_store()
         store.clear()
         return store
+
+    @property
+    def store_options(self) -> dict[str, Any]:
+        """This row's store OPTIONS (a new dict), with the URL of the suite's cluster on its row."""
+        options = dict(self.param.options)
+        if self.param.service == "redis-cluster":
+            options["URL"] = self.cluster_url
+        return options
 
     @property
     def store(self) -> Store:
@@ -150,11 +167,27 @@ def concurrency() -> str:
 
 
 @pytest.fixture
-def expsession(settings: Any, store_name: str, concurrency: str) -> Iterator[ExpSession]:
-    helper = ExpSession(settings, store_name, concurrency)
+def expsession(
+    settings: Any, store_name: str, concurrency: str, request: pytest.FixtureRequest
+) -> Iterator[ExpSession]:
+    cluster_url = None
+    if STORES[store_name].service == "redis-cluster":
+        cluster_url = request.getfixturevalue("redis_cluster").url
+    helper = ExpSession(settings, store_name, concurrency, cluster_url)
     yield helper
-    if helper.param.service == "redis":
+    if helper.param.service in REDIS_SERVICES:
         get_store().clear()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The suite's own Redis Cluster of three primaries (tests/cluster.py), started on first use."""
+    if not services.available("redis-cluster"):
+        pytest.skip(services.skip_reason("redis-cluster"))
+    from .cluster import running_cluster
+
+    with running_cluster(tmp_path_factory.mktemp("redis-cluster")) as cluster:
+        yield cluster
 
 
 @pytest.fixture

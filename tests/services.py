@@ -8,6 +8,7 @@ locally with a service down, its tests are skipped with a hint; under CI
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
@@ -56,10 +57,14 @@ def _importable(module: str) -> bool:
 # test command does not ask for it, so without it those tests skip (CI has it).
 DRIVERS = {"postgres": "psycopg", "mariadb": "MySQLdb", "redis": "redis"}
 HAVE_DRIVER = {service: _importable(module) for service, module in DRIVERS.items()}
+# The Redis Cluster is the test-suite's own (tests/cluster.py): it needs the
+# server and the command-line tool, not a running service.
+CLUSTER_TOOLS = ("redis-server", "redis-cli")
 UP = {
     "postgres": HAVE_DRIVER["postgres"] and reachable(POSTGRES["HOST"], POSTGRES["PORT"]),
     "mariadb": HAVE_DRIVER["mariadb"] and reachable(MARIADB["HOST"], MARIADB["PORT"]),
     "redis": HAVE_DRIVER["redis"] and reachable(*_redis_host_port()),
+    "redis-cluster": HAVE_DRIVER["redis"] and all(shutil.which(tool) for tool in CLUSTER_TOOLS),
 }
 ENV_VARS = {"postgres": "POSTGRES_*", "mariadb": "MARIADB_*", "redis": "REDIS_URL"}
 
@@ -68,6 +73,8 @@ def available(service: str) -> bool:
     """True when the service can be used; in CI a missing one is an error."""
     if UP[service]:
         return True
+    if IN_CI and service == "redis-cluster":
+        raise RuntimeError(f"CI=true: CI must not skip the Redis Cluster tests, and {skip_reason(service)}.")
     if IN_CI:
         raise RuntimeError(
             f"{service} is not reachable and CI=true: CI must not skip backend tests; "
@@ -77,6 +84,10 @@ def available(service: str) -> bool:
 
 
 def skip_reason(service: str) -> str:
+    if service == "redis-cluster":
+        if not HAVE_DRIVER["redis"]:
+            return skip_reason("redis")
+        return "redis-server and redis-cli are needed to start a local Redis Cluster (apt install redis)"
     if not HAVE_DRIVER[service]:
         extra = {"postgres": "postgres", "mariadb": "mysql", "redis": "redis"}[service]
         return (

@@ -579,3 +579,13 @@ def test_a_shared_layout_with_its_own_secret_or_a_private_store_is_not_warned(se
         assert "expsession.W011" not in ids(run())
     settings.EXPSESSION = {**unset, "STORE": {"BACKEND": "no.such.Store"}}
     assert ids(run()) & {"expsession.W011", "expsession.E099"} == set()
+
+
+def test_a_cluster_with_hash_tags_is_no_connect_redis_layout(settings):
+    unset = {key: value for key, value in VALID.items() if key != "SECRET"}
+    cluster = {**REDIS_STORE, "OPTIONS": {**REDIS_STORE["OPTIONS"], "CLUSTER": True}}
+    settings.EXPSESSION = {**unset, "STORE": cluster}
+    assert "expsession.W011" not in ids(run())
+    plain = {**REDIS_STORE, "OPTIONS": {**cluster["OPTIONS"], "HASH_TAGS": False}}
+    settings.EXPSESSION = {**unset, "STORE": plain}
+    assert "expsession.W011" in ids(run())

@@ -24,8 +24,10 @@ import redis.sentinel
 
 from .cachekeys import describe as describe_cache
 
-#: What a Redis failure looks like: the driver's errors and the socket's.
-ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+#: What a Redis failure looks like: the driver's errors and the socket's (a
+#: cluster client's own errors, no slot owner known and the like, are not
+#: RedisErrors).
+ERRORS: tuple[type[BaseException], ...] = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
 
 # Connection settings that mean the same to the sync and the asyncio
 # connection classes (the rest, parser classes and the like, do not carry over).

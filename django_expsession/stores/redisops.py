@@ -13,7 +13,10 @@ server-side scripts, so each is atomic and one round trip:
   same script, which lives as long as the user's longest session.
 
 Scripts are sent by SHA-1 (``EVALSHA``) and loaded on the first
-``NOSCRIPT`` reply. The key functions are the caller's: RedisStore's
+``NOSCRIPT`` reply (on a cluster, by the node that gave it: each keeps its
+own script cache). On a Redis Cluster a session's key and its user's set
+are in different slots, so no script may name both: ``rediscluster.py``
+has the single-key variants. The key functions are the caller's: RedisStore's
 ``PREFIX + id``, CacheStore's ``cache.make_key(...)``. Times come from this
 process's clock (so a frozen test clock is honoured: a session past its
 expiry by that clock is gone, whatever the server still holds).
@@ -21,17 +24,25 @@ expiry by that clock is gone, whatever the server still holds).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
+import redis.cluster
 
 from .. import document as doc
 from ..clock import now_ms
 from ..drive import run
 from .base import Record, Replaced
+
+#: The clients the scripts run on: a server's, or a cluster's (which runs
+#: each script on the node that owns its keys' slot).
+SyncClient = redis.Redis | redis.cluster.RedisCluster
+AsyncClient = redis.asyncio.Redis | redis.asyncio.cluster.RedisCluster
 
 # PEXPIRETIME replies: no such key, and a key without an expiry.
 _MISSING, _PERSISTENT = -2, -1
@@ -101,21 +112,22 @@ end
 return 1
 """
 
-_SHAS = {
-    source: hashlib.sha1(source.encode()).hexdigest() for source in (READ, WRITE, REPLACE, TOUCH, DESTROY)
-}
+
+@functools.cache
+def _script_sha(source: str) -> str:
+    return hashlib.sha1(source.encode()).hexdigest()
 
 
-def call(client: redis.Redis, source: str, keys: list[str], args: list[Any]) -> Any:
+def call(client: SyncClient, source: str, keys: list[str], args: list[Any]) -> Any:
     try:
-        return client.evalsha(_SHAS[source], len(keys), *keys, *args)
+        return client.evalsha(_script_sha(source), len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
         return client.eval(source, len(keys), *keys, *args)
 
 
-async def acall(client: redis.asyncio.Redis, source: str, keys: list[str], args: list[Any]) -> Any:
+async def acall(client: AsyncClient, source: str, keys: list[str], args: list[Any]) -> Any:
     try:
-        return await client.evalsha(_SHAS[source], len(keys), *keys, *args)
+        return await client.evalsha(_script_sha(source), len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
         return await client.eval(source, len(keys), *keys, *args)
 
@@ -123,14 +135,14 @@ async def acall(client: redis.asyncio.Redis, source: str, keys: list[str], args:
 Caller = Callable[[str, list[str], list[Any]], Awaitable[Any]]
 
 
-def sync_caller(client: redis.Redis) -> Caller:
+def sync_caller(client: SyncClient) -> Caller:
     async def caller(source: str, keys: list[str], args: list[Any]) -> Any:
         return call(client, source, keys, args)
 
     return caller
 
 
-def async_caller(client: redis.asyncio.Redis) -> Caller:
+def async_caller(client: AsyncClient) -> Caller:
     async def caller(source: str, keys: list[str], args: list[Any]) -> Any:
         return await acall(client, source, keys, args)
 
@@ -207,18 +219,18 @@ class RedisSessions:
 
     # -- sync entry points ----------------------------------------------------------
 
-    def read_sync(self, client: redis.Redis, sid: str) -> Record | None:
+    def read_sync(self, client: SyncClient, sid: str) -> Record | None:
         text, expiry = call(client, READ, [self.key(sid)], [])
         return self.record(text, expiry)
 
-    def write_sync(self, client: redis.Redis, sid: str, data: doc.Document) -> None:
+    def write_sync(self, client: SyncClient, sid: str, data: doc.Document) -> None:
         run(self.write(sync_caller(client), sid, data))
 
-    def replace_sync(self, client: redis.Redis, sid: str, data: doc.Document, version: Any) -> Replaced:
+    def replace_sync(self, client: SyncClient, sid: str, data: doc.Document, version: Any) -> Replaced:
         return run(self.replace(sync_caller(client), sid, data, version))
 
-    def touch_sync(self, client: redis.Redis, sid: str, data: doc.Document) -> None:
+    def touch_sync(self, client: SyncClient, sid: str, data: doc.Document) -> None:
         run(self.touch(sync_caller(client), sid, data))
 
-    def destroy_sync(self, client: redis.Redis, sid: str) -> None:
+    def destroy_sync(self, client: SyncClient, sid: str) -> None:
         call(client, DESTROY, [self.key(sid)], [self.user_key(""), sid])

@@ -285,7 +285,7 @@ def configure_cookieless(expsession: Any, **overrides: Any) -> Store:
 
 
 def _configure(expsession: Any, backend: str, overrides: dict[str, Any]) -> Store:
-    options = {**expsession.param.options, **overrides.pop("STORE_OPTIONS", {})}
+    options = {**expsession.store_options, **overrides.pop("STORE_OPTIONS", {})}
     store: Store = expsession.configure(
         spy_on=False, STORE={"BACKEND": backend, "OPTIONS": options}, **overrides
     )

@@ -12,6 +12,7 @@
 //   TRUST_PROXY         JSON value for app.set('trust proxy', ...), if set
 //   STORE               redis (connect-redis) | pg (connect-pg-simple)
 //   REDIS_URL, STORE_PREFIX, STORE_TTL             for STORE=redis
+//   REDIS_CLUSTER       1: REDIS_URL is a node of a Redis Cluster (node-redis createCluster)
 //   PG_URL, PG_TABLE                               for STORE=pg
 //
 // Every route answers JSON describing the session as the handler saw it;
@@ -28,16 +29,20 @@ function json(name, fallback) {
 async function makeStore() {
   const kind = process.env.STORE || 'redis';
   if (kind === 'redis') {
-    const { createClient } = require('redis');
+    const { createClient, createCluster } = require('redis');
     const { RedisStore } = require('connect-redis');
     // No reconnecting: an unreachable Redis ends the app at once, which the
     // test's start-up check then reports with this output.
-    const client = createClient({ url: process.env.REDIS_URL, socket: { reconnectStrategy: false } });
+    const socket = { reconnectStrategy: false };
+    const cluster = process.env.REDIS_CLUSTER === '1';
+    const client = cluster
+      ? createCluster({ rootNodes: [{ url: process.env.REDIS_URL }], defaults: { socket } })
+      : createClient({ url: process.env.REDIS_URL, socket });
     client.on('error', (err) => console.error('redis client error:', err));
     await client.connect();
     const options = { client, prefix: process.env.STORE_PREFIX };
     if (process.env.STORE_TTL) options.ttl = Number(process.env.STORE_TTL);
-    return { store: new RedisStore(options), close: () => client.quit() };
+    return { store: new RedisStore(options), close: () => (cluster ? client.close() : client.quit()) };
   }
   if (kind === 'pg') {
     const PgStore = require('connect-pg-simple')(session);

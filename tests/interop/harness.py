@@ -83,6 +83,10 @@ class Pairing:
     store: str = "RedisStore"
     cache: str = "default"  # CacheStore's CACHE and KEY_PREFIX (their defaults)
     key_prefix: str = "expsession:"
+    # A node of a Redis Cluster both apps use instead of REDIS_URL: Express
+    # through node-redis's cluster client, Django with CLUSTER and connect-redis's
+    # keys (HASH_TAGS off).
+    cluster_url: str | None = None
 
     @classmethod
     def over_cache(cls, cache: str, key_prefix: str, **options: Any) -> Pairing:
@@ -121,9 +125,11 @@ class Pairing:
             "SESSION_COOKIE": json.dumps(self.express_cookie()),
             "SESSION_OPTIONS": json.dumps(options),
             "STORE": "redis",
-            "REDIS_URL": redis_url,
+            "REDIS_URL": redis_url if self.cluster_url is None else self.cluster_url,
             "STORE_PREFIX": self.prefix,
         }
+        if self.cluster_url is not None:
+            env["REDIS_CLUSTER"] = "1"
         if self.ttl is not None:
             env["STORE_TTL"] = str(self.ttl)
         if self.trust_proxy is not None:
@@ -142,6 +148,8 @@ class Pairing:
         options: dict[str, Any]
         if self.store == "CacheStore":
             options = {"CACHE": self.cache, "KEY_PREFIX": self.key_prefix}
+        elif self.cluster_url is not None:
+            options = {"URL": self.cluster_url, "CLUSTER": True, "HASH_TAGS": False, "PREFIX": self.prefix}
         else:
             options = {"URL": redis_url, "PREFIX": self.prefix}
         if self.ttl is not None:

@@ -27,7 +27,7 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 
 # Stores whose backend drops expired entries by itself: clear_expired() has
 # nothing left to do and returns 0.
-EXPIRES_ITSELF = {"cache-locmem", "cache-redis", "redis-url", "redis-cache"}
+EXPIRES_ITSELF = {"cache-locmem", "cache-redis", "redis-url", "redis-cache", "redis-cluster"}
 
 
 def at(seconds: float) -> datetime:

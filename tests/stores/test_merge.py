@@ -40,6 +40,7 @@ ATOMIC = [
     "cache-redis",
     "redis-url",
     "redis-cache",
+    "redis-cluster",
 ]
 
 
