@@ -51,6 +51,13 @@ STORES: dict[str, StoreParam] = {
     "db-sqlite": StoreParam(DATABASE, {"USING": "default"}, database="default"),
     "db-postgres": StoreParam(DATABASE, {"USING": "postgres"}, database="postgres", service="postgres"),
     "db-mariadb": StoreParam(DATABASE, {"USING": "mariadb"}, database="mariadb", service="mariadb"),
+    # connect-pg-simple's table (made once per run by the fixture pg_simple_table).
+    "db-pgsimple": StoreParam(
+        DATABASE,
+        {"USING": "postgres", "TABLE_LAYOUT": "connect-pg-simple", "USER_INDEX": True},
+        database="postgres",
+        service="postgres",
+    ),
     "cache-locmem": StoreParam(CACHE, {"CACHE": "default"}),
     "cache-redis": StoreParam(CACHE, {"CACHE": "redis"}, service="redis"),
     "redis-url": StoreParam(REDIS, {"URL": services.REDIS_URL}, service="redis"),
@@ -149,12 +156,33 @@ def concurrency() -> str:
     return "overwrite"
 
 
+@pytest.fixture(scope="session")
+def pg_simple_table(django_db_setup: None) -> str:
+    """connect-pg-simple's table "session" in the PostgreSQL test database, with its indexes.
+
+    Made on a connection of its own, in autocommit, so that no test's
+    transaction can roll it back; Django never flushes it (no model).
+    """
+    from django_expsession.stores.pgsimple import Table
+
+    from . import pgtable
+
+    if not services.available("postgres"):
+        pytest.skip(services.skip_reason("postgres"))
+    pgtable.create(Table(), user_index=True)
+    return "session"
+
+
 @pytest.fixture
-def expsession(settings: Any, store_name: str, concurrency: str) -> Iterator[ExpSession]:
+def expsession(
+    request: pytest.FixtureRequest, settings: Any, store_name: str, concurrency: str
+) -> Iterator[ExpSession]:
     helper = ExpSession(settings, store_name, concurrency)
+    if "TABLE_LAYOUT" in helper.param.options:
+        request.getfixturevalue("pg_simple_table")
     yield helper
-    if helper.param.service == "redis":
-        get_store().clear()
+    if helper.param.service == "redis" or "TABLE_LAYOUT" in helper.param.options:
+        get_store().clear()  # nothing flushes these between tests
 
 
 @pytest.fixture

@@ -174,6 +174,31 @@ def test_changelist_warns_when_the_configured_store_is_not_the_database(
     assert shown_sids(response) == set()
 
 
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_changelist_warns_when_the_store_keeps_connect_pg_simples_table(
+    settings: Any, clock: Any, superuser: User, pg_simple_table: str
+) -> None:
+    settings.ROOT_URLCONF = "testproject.urls"
+    settings.EXPSESSION = {
+        **expsession(),
+        "STORE": {
+            "BACKEND": "django_expsession.stores.db.DatabaseStore",
+            "OPTIONS": {"USING": "postgres", "TABLE_LAYOUT": "connect-pg-simple"},
+        },
+    }
+    get_store().clear()
+    client = Client()
+    log_in(client)  # the admin's session is in connect-pg-simple's table, not in the model's
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    shown = html.unescape(response.content.decode())
+    assert "The configured session store is DatabaseStore on connect-pg-simple's table 'session'" in shown
+    assert shown_sids(response) == set()
+    assert get_store().length() == 1
+
+
 # -- detail page ----------------------------------------------------------------------
 
 
