@@ -156,6 +156,13 @@ def test_the_command_needs_the_layout(settings):
 # -- the checks ---------------------------------------------------------------------------
 
 
+def test_an_unset_secret_is_warned_about_as_for_connect_redis(configure, settings):
+    configure()
+    settings.EXPSESSION = {**settings.EXPSESSION, "SECRET": None}
+    message = found()["expsession.W011"]
+    assert "uses connect-pg-simple's layout" in message.msg
+
+
 def test_a_layout_on_another_database_vendor_is_a_store_error_at_start_up(configure):
     configure(alias="default")
     message = found()["expsession.E009"]
