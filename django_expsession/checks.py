@@ -345,7 +345,7 @@ def check_connect_pg_simple_table(app_configs: Any = None, databases: Any = None
         return []
     where = f"{table.table.label!r} in database {alias!r}"
     try:
-        state = table.inspect(alias)
+        state = table.inspect(store, alias)
         zone = table.zone_problem(alias)
     except StoreError as exc:
         return [

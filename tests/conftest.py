@@ -54,7 +54,12 @@ STORES: dict[str, StoreParam] = {
     # connect-pg-simple's table (made once per run by the fixture pg_simple_table).
     "db-pgsimple": StoreParam(
         DATABASE,
-        {"USING": "postgres", "TABLE_LAYOUT": "connect-pg-simple", "USER_INDEX": True},
+        {
+            "USING": "postgres",
+            "TABLE_LAYOUT": "connect-pg-simple",
+            "SCHEMA": "expsession_contract",
+            "USER_INDEX": True,
+        },
         database="postgres",
         service="postgres",
     ),
@@ -158,19 +163,17 @@ def concurrency() -> str:
 
 @pytest.fixture(scope="session")
 def pg_simple_table(django_db_setup: None) -> str:
-    """connect-pg-simple's table "session" in the PostgreSQL test database, with its indexes.
+    """connect-pg-simple's table for STORES["db-pgsimple"] in the PostgreSQL test database.
 
     Made on a connection of its own, in autocommit, so that no test's
     transaction can roll it back; Django never flushes it (no model).
     """
-    from django_expsession.stores.pgsimple import Table
-
     from . import pgtable
 
     if not services.available("postgres"):
         pytest.skip(services.skip_reason("postgres"))
-    pgtable.create(Table(), user_index=True)
-    return "session"
+    pgtable.create(pgtable.CONTRACT, user_index=True)
+    return pgtable.CONTRACT.label
 
 
 @pytest.fixture

@@ -18,6 +18,10 @@ from django_expsession.clock import ms_to_datetime
 from django_expsession.stores.pgsimple import Table
 
 ALIAS = "postgres"
+# The contract suite's table (STORES["db-pgsimple"]), in a schema of its own:
+# connect-pg-simple names its constraint and index after "session" whatever
+# the table, and those names must stay free for the tables it makes itself.
+CONTRACT = Table("session", "expsession_contract")
 SERVER_ZONE = "(SELECT reset_val FROM pg_settings WHERE name = 'TimeZone')"
 
 
@@ -47,6 +51,8 @@ def url() -> str:
 
 def create(table: Table, *, user_index: bool = False) -> None:
     with connect_test_database() as connection:
+        if table.schema is not None:
+            connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{table.schema}"')
         for statement in table.create(user_index=user_index):
             connection.execute(statement)
 
@@ -58,7 +64,7 @@ def drop(table: Table) -> None:
 
 def row(sid: str, table: Table | None = None) -> tuple[str, datetime] | None:
     """``(sess as text, expire as stored: a naive wall clock time)``, or None."""
-    where = (table or Table()).qualified
+    where = (table or CONTRACT).qualified
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(f"SELECT sess::text, expire FROM {where} WHERE sid = %s", [sid])
         found = cursor.fetchone()
@@ -67,7 +73,7 @@ def row(sid: str, table: Table | None = None) -> tuple[str, datetime] | None:
 
 def expire_epoch(sid: str, table: Table | None = None, zone: str | None = None) -> float | None:
     """``expire`` as an instant (epoch seconds), read as the server's TimeZone (or ``zone``)."""
-    where = (table or Table()).qualified
+    where = (table or CONTRACT).qualified
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(
             f"SELECT extract(epoch FROM timezone({'%s' if zone else SERVER_ZONE}, expire)) "
@@ -80,7 +86,7 @@ def expire_epoch(sid: str, table: Table | None = None, zone: str | None = None) 
 
 def plant(sid: str, text: str, expires_ms: int, table: Table | None = None) -> None:
     """Write a row as connect-pg-simple would: ``expire`` in the server's TimeZone."""
-    where = (table or Table()).qualified
+    where = (table or CONTRACT).qualified
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(
             f"INSERT INTO {where} (sid, sess, expire) VALUES (%s, CAST(%s AS json), "
@@ -91,7 +97,7 @@ def plant(sid: str, text: str, expires_ms: int, table: Table | None = None) -> N
 
 def set_expire(sid: str, expires_ms: int, table: Table | None = None) -> None:
     """Move ``expire`` alone, as a touch by connect-pg-simple would."""
-    where = (table or Table()).qualified
+    where = (table or CONTRACT).qualified
     with connections[ALIAS].cursor() as cursor:
         cursor.execute(
             f"UPDATE {where} SET expire = timezone({SERVER_ZONE}, %s) WHERE sid = %s",

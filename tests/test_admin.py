@@ -23,6 +23,7 @@ from django_expsession.stores import get_store
 from django_expsession.stores.base import Store
 
 from . import spy
+from .conftest import STORES
 
 CHANGELIST = "/admin/django_expsession/session/"
 pytestmark = pytest.mark.django_db
@@ -183,7 +184,7 @@ def test_changelist_warns_when_the_store_keeps_connect_pg_simples_table(
         **expsession(),
         "STORE": {
             "BACKEND": "django_expsession.stores.db.DatabaseStore",
-            "OPTIONS": {"USING": "postgres", "TABLE_LAYOUT": "connect-pg-simple"},
+            "OPTIONS": STORES["db-pgsimple"].options,
         },
     }
     get_store().clear()
@@ -194,7 +195,7 @@ def test_changelist_warns_when_the_store_keeps_connect_pg_simples_table(
 
     assert response.status_code == 200
     shown = html.unescape(response.content.decode())
-    assert "The configured session store is DatabaseStore on connect-pg-simple's table 'session'" in shown
+    assert "store is DatabaseStore on connect-pg-simple's table 'expsession_contract.session'" in shown
     assert shown_sids(response) == set()
     assert get_store().length() == 1
 

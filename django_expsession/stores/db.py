@@ -135,7 +135,7 @@ class DatabaseStore(Store):
                     "TABLE_LAYOUT to keep sessions in this app's own table."
                 )
         where = pgsimple.Table(table or pgsimple.DEFAULT_TABLE, schema)
-        return PgSimpleTable(self, where, time_zone, user_index)
+        return PgSimpleTable(where, time_zone, user_index)
 
     @property
     def capabilities(self) -> frozenset[str]:  # type: ignore[override]
@@ -208,7 +208,7 @@ class DatabaseStore(Store):
 
     def read(self, sid: str) -> Record | None:
         if self._table is not None:
-            return self._table.read(sid)
+            return self._table.read(self, sid)
         alias = self.db_for_read()
         sql = self._statements(alias)
         with self._failures("load a session", _ERRORS):
@@ -217,7 +217,7 @@ class DatabaseStore(Store):
 
     def set(self, sid: str, data: doc.Document) -> None:
         if self._table is not None:
-            self._table.set(sid, data)
+            self._table.set(self, sid, data)
             return
         alias = self.db_for_write()
         sql = self._statements(alias)
@@ -247,7 +247,7 @@ class DatabaseStore(Store):
 
     def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
         if self._table is not None:
-            return self._table.replace(sid, data, version)
+            return self._table.replace(self, sid, data, version)
         alias = self.db_for_write()
         sql = self._statements(alias)
         now = sql.when(now_ms())
@@ -261,7 +261,7 @@ class DatabaseStore(Store):
 
     def touch(self, sid: str, data: doc.Document) -> None:
         if self._table is not None:
-            self._table.touch(sid, data)
+            self._table.touch(self, sid, data)
             return
         alias = self.db_for_write()
         sql = self._statements(alias)
@@ -278,7 +278,7 @@ class DatabaseStore(Store):
 
     def destroy(self, sid: str) -> None:
         if self._table is not None:
-            self._table.destroy(sid)
+            self._table.destroy(self, sid)
             return
         alias = self.db_for_write()
         with self._failures("destroy a session", _ERRORS):
@@ -288,20 +288,20 @@ class DatabaseStore(Store):
 
     def all(self) -> Iterator[tuple[str, doc.Document]]:
         if self._table is not None:
-            yield from self._table.all()
+            yield from self._table.all(self)
             return
         with self._failures("list sessions", _ERRORS):
             yield from self._rows(expires__gt=ms_to_datetime(now_ms()))
 
     def length(self) -> int:
         if self._table is not None:
-            return self._table.length()
+            return self._table.length(self)
         with self._failures("count sessions", _ERRORS):
             return self._objects().filter(expires__gt=ms_to_datetime(now_ms())).count()
 
     def clear(self) -> None:
         if self._table is not None:
-            self._table.clear()
+            self._table.clear(self)
             return
         with self._failures("clear sessions", _ERRORS):
             self._objects(write=True).all()._raw_delete(using=self.db_for_write())
@@ -313,7 +313,7 @@ class DatabaseStore(Store):
 
     def clear_expired_batches(self) -> Iterator[int]:
         if self._table is not None:
-            yield from self._table.clear_expired_batches()
+            yield from self._table.clear_expired_batches(self)
             return
         now = ms_to_datetime(now_ms())
         objects = self._objects(write=True)
@@ -334,13 +334,13 @@ class DatabaseStore(Store):
 
     def count_expired(self) -> int:
         if self._table is not None:
-            return self._table.count_expired()
+            return self._table.count_expired(self)
         with self._failures("count expired sessions", _ERRORS):
             return self._objects(write=True).filter(expires__lte=ms_to_datetime(now_ms())).count()
 
     def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
         if self._table is not None:
-            yield from self._table.expired_sessions()
+            yield from self._table.expired_sessions(self)
             return
         with self._failures("list expired sessions", _ERRORS):
             yield from self._rows(expires__lte=ms_to_datetime(now_ms()))
@@ -348,7 +348,7 @@ class DatabaseStore(Store):
     def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
         """An index lookup on the ``user_id`` column."""
         if self._table is not None:
-            yield from self._table.user_sessions(user_id)
+            yield from self._table.user_sessions(self, user_id)
             return
         with self._failures("list a user's sessions", _ERRORS):
             yield from self._rows(user_id=str(user_id), expires__gt=ms_to_datetime(now_ms()))

@@ -65,24 +65,25 @@ class TableState:
 
 
 class PgSimpleTable:
-    """The operations of one DatabaseStore on connect-pg-simple's table."""
+    """The operations on connect-pg-simple's table, each given the DatabaseStore it serves.
 
-    def __init__(
-        self, store: DatabaseStore, table: pgsimple.Table, zone: str | None, user_index: bool
-    ) -> None:
-        self.store = store
+    The store is an argument, not an attribute, so that a copy of the store
+    with other options (``clearsessions --batch-size``) is the one served.
+    """
+
+    def __init__(self, table: pgsimple.Table, zone: str | None, user_index: bool) -> None:
         self.table = table
         self.zone = zone
         self.user_index = user_index
         self._sql: dict[str, pgsimple.Statements] = {}
 
-    def statements(self, alias: str) -> pgsimple.Statements:
+    def statements(self, store: DatabaseStore, alias: str) -> pgsimple.Statements:
         found = self._sql.get(alias)
         if found is None:
             zone = self.zone
             if zone is None:
                 # Asked once per alias: the wall clock connect-pg-simple's connections write in.
-                with self.store._failures("reach the database", _ERRORS):
+                with store._failures("reach the database", _ERRORS):
                     zone = str(self._fetch(alias, pgsimple.DEFAULT_ZONE_SQL, [])[0][0])
             found = self._sql[alias] = pgsimple.Statements(self.table, zone, self.user_index)
         return found
@@ -104,66 +105,68 @@ class PgSimpleTable:
 
     # -- the request path ------------------------------------------------------
 
-    def read(self, sid: str) -> Record | None:
-        alias = self.store.db_for_read()
-        sql = self.statements(alias)
-        with self.store._failures("load a session", _ERRORS):
+    def read(self, store: DatabaseStore, sid: str) -> Record | None:
+        alias = store.db_for_read()
+        sql = self.statements(store, alias)
+        with store._failures("load a session", _ERRORS):
             rows = self._fetch(alias, sql.read, [sql.zone, sid, sql.zone, self._now()])
         return record(*rows[0]) if rows else None
 
-    def set(self, sid: str, data: doc.Document) -> None:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
-        expire = ms_to_datetime(pgsimple.expire_ms(data, self.store.ttl))
-        with self.store._failures("save a session", _ERRORS):
+    def set(self, store: DatabaseStore, sid: str, data: doc.Document) -> None:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
+        expire = ms_to_datetime(pgsimple.expire_ms(data, store.ttl))
+        with store._failures("save a session", _ERRORS):
             self._run(alias, sql.insert, [sid, doc.text_of(data), sql.zone, expire])
 
-    def replace(self, sid: str, data: doc.Document, version: Any) -> Replaced:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
+    def replace(self, store: DatabaseStore, sid: str, data: doc.Document, version: Any) -> Replaced:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
         text, now = doc.text_of(data), self._now()
-        expire = ms_to_datetime(pgsimple.expire_ms(data, self.store.ttl))
+        expire = ms_to_datetime(pgsimple.expire_ms(data, store.ttl))
         # A version this store did not give out matches no row.
         compared = version if isinstance(version, bytes) else b""
         params = [text, sql.zone, expire, sid, sql.zone, now, compared]
-        with self.store._failures("save a session", _ERRORS):
+        with store._failures("save a session", _ERRORS):
             if self._run(alias, sql.replace, params) == 1:
                 return Replaced(True, digest(text))
             rows = self._fetch(alias, sql.read, [sql.zone, sid, sql.zone, now])
         return Replaced(False, current=record(*rows[0]) if rows else None)
 
-    def touch(self, sid: str, data: doc.Document) -> None:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
-        expiry = doc.store_expiry_ms(data, self.store.ttl)
-        expire = ms_to_datetime(pgsimple.expire_ms(data, self.store.ttl))
+    def touch(self, store: DatabaseStore, sid: str, data: doc.Document) -> None:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
+        expiry = doc.store_expiry_ms(data, store.ttl)
+        expire = ms_to_datetime(pgsimple.expire_ms(data, store.ttl))
         params = [sql.zone, expire, sid, sql.zone, self._now()]
         statement = sql.touch
-        if self.store.touch_after:
+        if store.touch_after:
             # TOUCH_AFTER in the same statement, judged on the exact new expiry.
             statement = sql.touch_after
-            earliest = ms_to_datetime(expiry - int(self.store.touch_after * 1000))
+            earliest = ms_to_datetime(expiry - int(store.touch_after * 1000))
             params += [sql.zone, earliest, sql.zone, ms_to_datetime(expiry)]
-        with self.store._failures("touch a session", _ERRORS):
+        with store._failures("touch a session", _ERRORS):
             self._run(alias, statement, params)
 
-    def destroy(self, sid: str) -> None:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
-        with self.store._failures("destroy a session", _ERRORS):
+    def destroy(self, store: DatabaseStore, sid: str) -> None:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
+        with store._failures("destroy a session", _ERRORS):
             self._run(alias, sql.destroy, [sid])
 
     # -- listing and maintenance -------------------------------------------------
 
-    def _pages(self, action: str, condition: str, params: list[Any]) -> Iterator[tuple[str, doc.Document]]:
+    def _pages(
+        self, store: DatabaseStore, action: str, condition: str, params: list[Any]
+    ) -> Iterator[tuple[str, doc.Document]]:
         """``(sid, document)`` of the rows matching ``condition``, in id order, a page at a time."""
-        alias = self.store.db_for_read()
-        sql = self.statements(alias)
-        size = self.store.batch_size
+        alias = store.db_for_read()
+        sql = self.statements(store, alias)
+        size = store.batch_size
         after: str | None = None
         while True:
             query = sql.rows(condition, first=after is None)
-            with self.store._failures(action, _ERRORS):
+            with store._failures(action, _ERRORS):
                 rows = self._fetch(alias, query, [sql.zone, after or "", *params, size])
             for sid, text, expire in rows:
                 document = record(text, expire).current_document(sid)
@@ -173,45 +176,45 @@ class PgSimpleTable:
                 return
             after = rows[-1][0]
 
-    def all(self) -> Iterator[tuple[str, doc.Document]]:
-        zone = self.statements(self.store.db_for_read()).zone
-        return self._pages("list sessions", pgsimple.LIVE, [zone, self._now()])
+    def all(self, store: DatabaseStore) -> Iterator[tuple[str, doc.Document]]:
+        zone = self.statements(store, store.db_for_read()).zone
+        return self._pages(store, "list sessions", pgsimple.LIVE, [zone, self._now()])
 
-    def expired_sessions(self) -> Iterator[tuple[str, doc.Document]]:
-        zone = self.statements(self.store.db_for_read()).zone
-        return self._pages("list expired sessions", pgsimple.EXPIRED, [zone, self._now()])
+    def expired_sessions(self, store: DatabaseStore) -> Iterator[tuple[str, doc.Document]]:
+        zone = self.statements(store, store.db_for_read()).zone
+        return self._pages(store, "list expired sessions", pgsimple.EXPIRED, [zone, self._now()])
 
-    def user_sessions(self, user_id: object) -> Iterator[tuple[str, doc.Document]]:
+    def user_sessions(self, store: DatabaseStore, user_id: object) -> Iterator[tuple[str, doc.Document]]:
         """Candidates from the text (a GIN index lookup with USER_INDEX); each document decides."""
         wanted = str(user_id)
-        sql = self.statements(self.store.db_for_read())
+        sql = self.statements(store, store.db_for_read())
         condition, key = sql.user(wanted)
-        found = self._pages("list a user's sessions", condition, [key, sql.zone, self._now()])
+        found = self._pages(store, "list a user's sessions", condition, [key, sql.zone, self._now()])
         return ((sid, data) for sid, data in found if doc.user_id(data) == wanted)
 
-    def _count(self, action: str, condition: str, alias: str) -> int:
-        sql = self.statements(alias)
-        with self.store._failures(action, _ERRORS):
+    def _count(self, store: DatabaseStore, action: str, condition: str, alias: str) -> int:
+        sql = self.statements(store, alias)
+        with store._failures(action, _ERRORS):
             return int(self._fetch(alias, sql.count(condition), [sql.zone, self._now()])[0][0])
 
-    def length(self) -> int:
-        return self._count("count sessions", pgsimple.LIVE, self.store.db_for_read())
+    def length(self, store: DatabaseStore) -> int:
+        return self._count(store, "count sessions", pgsimple.LIVE, store.db_for_read())
 
-    def count_expired(self) -> int:
-        return self._count("count expired sessions", pgsimple.EXPIRED, self.store.db_for_write())
+    def count_expired(self, store: DatabaseStore) -> int:
+        return self._count(store, "count expired sessions", pgsimple.EXPIRED, store.db_for_write())
 
-    def clear(self) -> None:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
-        with self.store._failures("clear sessions", _ERRORS):
+    def clear(self, store: DatabaseStore) -> None:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
+        with store._failures("clear sessions", _ERRORS):
             self._run(alias, sql.clear, [])
 
-    def clear_expired_batches(self) -> Iterator[int]:
-        alias = self.store.db_for_write()
-        sql = self.statements(alias)
-        now, size = self._now(), self.store.batch_size
+    def clear_expired_batches(self, store: DatabaseStore) -> Iterator[int]:
+        alias = store.db_for_write()
+        sql = self.statements(store, alias)
+        now, size = self._now(), store.batch_size
         while True:
-            with self.store._failures("clear expired sessions", _ERRORS):
+            with store._failures("clear expired sessions", _ERRORS):
                 count = self._run(alias, sql.clear_expired, [sql.zone, now, size, sql.zone, now])
             if count:
                 yield count
@@ -220,10 +223,10 @@ class PgSimpleTable:
 
     # -- the table itself ----------------------------------------------------------
 
-    def create(self, alias: str, before: TableState) -> list[str]:
+    def create(self, store: DatabaseStore, alias: str, before: TableState) -> list[str]:
         """Create what ``before`` lacks of the table and its indexes; return what was made."""
         with (
-            self.store._failures("create connect-pg-simple's table", _ERRORS),
+            store._failures("create connect-pg-simple's table", _ERRORS),
             transaction.atomic(using=alias),
             connections[alias].cursor() as cursor,
         ):
@@ -233,10 +236,10 @@ class PgSimpleTable:
             return ["table", "expire index", *(["user index"] if self.user_index else [])]
         return before.missing_indexes
 
-    def inspect(self, alias: str) -> TableState:
+    def inspect(self, store: DatabaseStore, alias: str) -> TableState:
         """Compare the table with connect-pg-simple's; StoreError when the database cannot say."""
         name = self.table.qualified
-        with self.store._failures("inspect connect-pg-simple's table", _ERRORS):
+        with store._failures("inspect connect-pg-simple's table", _ERRORS):
             columns = self._fetch(alias, pgsimple.COLUMNS_SQL, [name])
             indexes = self._fetch(alias, pgsimple.INDEXES_SQL, [name]) if columns else []
         if not columns:

@@ -28,10 +28,12 @@ from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.pgsimple import Table
 
 from .. import pgtable
+from ..conftest import STORES
 from .conftest import T0, at, document, iso, touched
 
 pytestmark = pytest.mark.parametrize("store_name", ["db-pgsimple"])
 LAYOUT = {"TABLE_LAYOUT": "connect-pg-simple"}
+OPTIONS = {key.lower(): value for key, value in STORES["db-pgsimple"].options.items()}
 
 
 def naive(moment: datetime) -> datetime:
@@ -123,26 +125,25 @@ def test_each_operation_is_one_statement_once_the_time_zone_is_known(make_store,
     version = store.read("sid-1").version
     one("replace", lambda: store.replace("sid-1", document(n=2), version))
     one("destroy", lambda: store.destroy("sid-1"))
-    assert re.match(
-        r'INSERT INTO "session" \(sid, sess, expire\) .* ON CONFLICT \(sid\) DO UPDATE', sql["insert"]
-    )
+    table = re.escape(pgtable.CONTRACT.qualified)
+    upsert = rf"INSERT INTO {table} \(sid, sess, expire\) .* ON CONFLICT \(sid\) DO UPDATE "
+    assert re.match(upsert, sql["insert"])
     assert re.search(r"WHERE sid = .* AND expire > timezone\(", sql["get"])
-    assert re.match(r'UPDATE "session" SET expire = timezone\([^)]*\) WHERE sid = ', sql["touch"])
-    assert re.search(
-        r"AND sha256\(convert_to\(sess::text, 'UTF8'\)\) = '\\x[0-9a-f]{64}'::bytea$", sql["replace"]
-    )
-    assert sql["destroy"].startswith('DELETE FROM "session" WHERE sid = ')
+    assert re.match(rf"UPDATE {table} SET expire = timezone\([^)]*\) WHERE sid = ", sql["touch"])
+    compared = r"AND sha256\(convert_to\(sess::text, 'UTF8'\)\) = '\\x[0-9a-f]{64}'::bytea$"
+    assert re.search(compared, sql["replace"])
+    assert re.match(rf"DELETE FROM {table} WHERE sid = ", sql["destroy"])
 
 
 def test_the_database_time_zone_is_asked_once_per_store(make_store, django_assert_num_queries):
-    store = DatabaseStore(using="postgres", **{k.lower(): v for k, v in LAYOUT.items()})
+    store = DatabaseStore(**OPTIONS)
     with django_assert_num_queries(2, using="postgres") as captured:
         store.get("nobody")
     assert "pg_settings" in captured.captured_queries[0]["sql"]
     with django_assert_num_queries(1, using="postgres"):
         store.get("nobody")
     with django_assert_num_queries(1, using="postgres"):  # TIME_ZONE given: never asked
-        DatabaseStore(using="postgres", time_zone="UTC", **{k.lower(): v for k, v in LAYOUT.items()}).get("x")
+        DatabaseStore(**OPTIONS, time_zone="UTC").get("x")
 
 
 # -- compare-and-set on the text ---------------------------------------------------
@@ -201,7 +202,7 @@ def test_user_sessions_finds_the_top_level_user_id_whatever_else_the_document_ho
 def test_user_sessions_is_an_index_lookup_with_user_index(make_store):
     store = make_store()
     assert store.supports("user_sessions")
-    sql = store.pg_simple_table.statements("postgres")
+    sql = store.pg_simple_table.statements(store, "postgres")
     condition, key = sql.user("7")
     with connections["postgres"].cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # a tiny table: make the planner say
@@ -214,7 +215,7 @@ def test_user_sessions_is_an_index_lookup_with_user_index(make_store):
 def test_without_user_index_user_sessions_is_a_scan_and_not_declared(make_store):
     store = make_store(USER_INDEX=False)
     assert not store.supports("user_sessions")
-    assert "LIKE" in store.pg_simple_table.statements("postgres").user("7")[0]
+    assert "LIKE" in store.pg_simple_table.statements(store, "postgres").user("7")[0]
 
 
 # -- listing and maintenance ---------------------------------------------------------
@@ -326,6 +327,6 @@ def test_options_that_cannot_work_fail_when_the_store_is_built(store_name, optio
 
 def test_the_store_says_where_its_sessions_live(make_store):
     store = make_store()
-    assert repr(store) == "<DatabaseStore using='postgres' table='session'>"
+    assert repr(store) == "<DatabaseStore using='postgres' table='expsession_contract.session'>"
     assert store.shared_layout == "connect-pg-simple"
     assert DatabaseStore(using="postgres").shared_layout is None

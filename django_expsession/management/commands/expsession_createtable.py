@@ -52,14 +52,14 @@ class Command(BaseCommand):
         alias = store.db_for_write()
         where = f"{table.table.label!r} in database {alias!r}"
         with store_errors(store, "create connect-pg-simple's table"):
-            before = table.inspect(alias)
+            before = table.inspect(store, alias)
             if before.problems:
                 raise CommandError(
                     f"The table {where} exists but is not connect-pg-simple's: "
                     f"{'; '.join(before.problems)}. Nothing was changed; fix the table, or set "
                     "the TABLE option to another one."
                 )
-            created = table.create(alias, before)
+            created = table.create(store, alias, before)
         if not created:
             self.stderr.write(f"The table {where} and its indexes are already there; nothing was changed.")
         elif created[0] == "table":
