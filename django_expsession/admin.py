@@ -13,7 +13,7 @@ and the "Destroy selected sessions" action go through the store's
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, TypeGuard
 
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
@@ -32,6 +32,17 @@ from .stores import get_store
 from .stores.db import DatabaseStore
 
 SHORT_SID = 8
+
+
+def _keeps_sessions_here(store: object) -> TypeGuard[DatabaseStore]:
+    """Whether ``store`` keeps its sessions in this model's table (not connect-pg-simple's)."""
+    return isinstance(store, DatabaseStore) and store.pg_simple_table is None
+
+
+def _describe(store: object) -> str:
+    if isinstance(store, DatabaseStore) and store.pg_simple_table is not None:
+        return f"DatabaseStore on connect-pg-simple's table {store.pg_simple_table.table.label!r}"
+    return type(store).__name__
 
 
 class StatusFilter(admin.SimpleListFilter):
@@ -82,7 +93,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     def get_queryset(self, request: HttpRequest) -> QuerySet[Any]:
         queryset = super().get_queryset(request)
         store = get_store()
-        if isinstance(store, DatabaseStore):
+        if _keeps_sessions_here(store):
             # The store's USING option wins over the routers, as in the store.
             queryset = queryset.using(store.db_for_read())
         return queryset
@@ -91,14 +102,14 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         self, request: HttpRequest, extra_context: dict[str, Any] | None = None
     ) -> HttpResponse:
         store = get_store()
-        if not isinstance(store, DatabaseStore):
+        if not _keeps_sessions_here(store):
             self.message_user(
                 request,
                 _(
                     "The configured session store is %(store)s, not the DatabaseStore: "
                     "the sessions in use are not in this table."
                 )
-                % {"store": type(store).__name__},
+                % {"store": _describe(store)},
                 messages.WARNING,
                 fail_silently=True,
             )
@@ -108,7 +119,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
 
     def _store(self, using: str | None) -> DatabaseStore:
         store = get_store()
-        if isinstance(store, DatabaseStore):
+        if _keeps_sessions_here(store):
             return store
         return DatabaseStore(using=using)
 

@@ -317,3 +317,83 @@ def check_time_zone_support(app_configs: Any = None, **kwargs: Any) -> Messages:
             id="expsession.E014",
         )
     ]
+
+
+@checks.register("expsession", checks.Tags.database)
+@_safe
+def check_connect_pg_simple_table(app_configs: Any = None, databases: Any = None, **kwargs: Any) -> Messages:
+    """connect-pg-simple's table, when the store uses it.
+
+    A database check, as Django's own: it runs with ``migrate`` and
+    ``check --database <alias>``, never on every start of a server. That
+    the database is PostgreSQL is checked without it (E009).
+    """
+    if not databases or any(p.is_error for p in conf.problems()):
+        return []
+    from .stores import get_store
+    from .stores.base import StoreError
+    from .stores.db import DatabaseStore
+
+    try:
+        store = get_store()
+    except ImproperlyConfigured:
+        return []  # E009 says why there is no store
+    if not isinstance(store, DatabaseStore) or store.pg_simple_table is None:
+        return []
+    table, alias = store.pg_simple_table, store.db_for_write()
+    if alias not in databases:
+        return []
+    where = f"{table.table.label!r} in database {alias!r}"
+    try:
+        state = table.inspect(store, alias)
+        zone = table.zone_problem(alias)
+    except StoreError as exc:
+        return [
+            checks.Warning(
+                f"connect-pg-simple's table {where} could not be checked: {exc.__cause__ or exc}",
+                hint="Check that the database is running and reachable; the check runs again with "
+                "`manage.py check --database` or `migrate`.",
+                id="expsession.W012",
+            )
+        ]
+    if not state.exists:
+        return [
+            checks.Error(
+                f"connect-pg-simple's table {where} should exist: the session store keeps sessions there.",
+                hint="Run `python manage.py expsession_createtable`, or start the Express app once "
+                "with connect-pg-simple's createTableIfMissing: true (then also run the command if "
+                "USER_INDEX is True).",
+                id="expsession.E017",
+            )
+        ]
+    messages: Messages = []
+    if state.problems:
+        messages.append(
+            checks.Error(
+                f"The table {where} should have connect-pg-simple's layout, but {'; '.join(state.problems)}.",
+                hint="connect-pg-simple's table.sql has sid varchar primary key, sess json NOT NULL "
+                "and expire timestamp(6) NOT NULL (without time zone); alter the table, or set TABLE "
+                "to one that has them.",
+                id="expsession.E018",
+            )
+        )
+    if zone is not None:
+        messages.append(
+            checks.Error(
+                f"EXPSESSION['STORE']['OPTIONS']['TIME_ZONE'] should be a time zone PostgreSQL knows: {zone}",
+                hint="Give the TimeZone the Express app's connections use (SHOW TimeZone there), "
+                "or leave TIME_ZONE out to use the database's own.",
+                id="expsession.E019",
+            )
+        )
+    if state.missing_indexes:
+        messages.append(
+            checks.Warning(
+                f"The table {where} has no {' and no '.join(state.missing_indexes)}.",
+                hint="Run `python manage.py expsession_createtable`: it adds the missing indexes (the "
+                "expire index is connect-pg-simple's; the user index serves user_sessions() when "
+                "USER_INDEX is True). Without them those queries scan the table.",
+                id="expsession.W013",
+            )
+        )
+    return messages

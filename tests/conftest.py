@@ -51,6 +51,18 @@ STORES: dict[str, StoreParam] = {
     "db-sqlite": StoreParam(DATABASE, {"USING": "default"}, database="default"),
     "db-postgres": StoreParam(DATABASE, {"USING": "postgres"}, database="postgres", service="postgres"),
     "db-mariadb": StoreParam(DATABASE, {"USING": "mariadb"}, database="mariadb", service="mariadb"),
+    # connect-pg-simple's table (made once per run by the fixture pg_simple_table).
+    "db-pgsimple": StoreParam(
+        DATABASE,
+        {
+            "USING": "postgres",
+            "TABLE_LAYOUT": "connect-pg-simple",
+            "SCHEMA": "expsession_contract",
+            "USER_INDEX": True,
+        },
+        database="postgres",
+        service="postgres",
+    ),
     "cache-locmem": StoreParam(CACHE, {"CACHE": "default"}),
     "cache-redis": StoreParam(CACHE, {"CACHE": "redis"}, service="redis"),
     "redis-url": StoreParam(REDIS, {"URL": services.REDIS_URL}, service="redis"),
@@ -166,6 +178,21 @@ def concurrency() -> str:
     return "overwrite"
 
 
+@pytest.fixture(scope="session")
+def pg_simple_table(django_db_setup: None) -> str:
+    """connect-pg-simple's table for STORES["db-pgsimple"] in the PostgreSQL test database.
+
+    Made on a connection of its own, in autocommit, so that no test's
+    transaction can roll it back; Django never flushes it (no model).
+    """
+    from . import pgtable
+
+    if not services.available("postgres"):
+        pytest.skip(services.skip_reason("postgres"))
+    pgtable.create(pgtable.CONTRACT, user_index=True)
+    return pgtable.CONTRACT.label
+
+
 @pytest.fixture
 def expsession(
     settings: Any, store_name: str, concurrency: str, request: pytest.FixtureRequest
@@ -174,9 +201,11 @@ def expsession(
     if STORES[store_name].service == "redis-cluster":
         cluster_url = request.getfixturevalue("redis_cluster").url
     helper = ExpSession(settings, store_name, concurrency, cluster_url)
+    if "TABLE_LAYOUT" in helper.param.options:
+        request.getfixturevalue("pg_simple_table")
     yield helper
-    if helper.param.service in REDIS_SERVICES:
-        get_store().clear()
+    if helper.param.service in REDIS_SERVICES or "TABLE_LAYOUT" in helper.param.options:
+        get_store().clear()  # nothing flushes these between tests
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from django_expsession.stores import get_store
 from django_expsession.stores.base import Store
 
 from . import spy
+from .conftest import STORES
 
 CHANGELIST = "/admin/django_expsession/session/"
 pytestmark = pytest.mark.django_db
@@ -172,6 +173,31 @@ def test_changelist_warns_when_the_configured_store_is_not_the_database(
     assert response.status_code == 200
     assert "The configured session store is MemoryStore, not the DatabaseStore" in response.content.decode()
     assert shown_sids(response) == set()
+
+
+@pytest.mark.django_db(databases=["default", "postgres"])
+def test_changelist_warns_when_the_store_keeps_connect_pg_simples_table(
+    settings: Any, clock: Any, superuser: User, pg_simple_table: str
+) -> None:
+    settings.ROOT_URLCONF = "testproject.urls"
+    settings.EXPSESSION = {
+        **expsession(),
+        "STORE": {
+            "BACKEND": "django_expsession.stores.db.DatabaseStore",
+            "OPTIONS": STORES["db-pgsimple"].options,
+        },
+    }
+    get_store().clear()
+    client = Client()
+    log_in(client)  # the admin's session is in connect-pg-simple's table, not in the model's
+
+    response = client.get(CHANGELIST)
+
+    assert response.status_code == 200
+    shown = html.unescape(response.content.decode())
+    assert "store is DatabaseStore on connect-pg-simple's table 'expsession_contract.session'" in shown
+    assert shown_sids(response) == set()
+    assert get_store().length() == 1
 
 
 # -- detail page ----------------------------------------------------------------------

@@ -71,6 +71,12 @@ def stored_expiry_ms(store: Any, sid: str) -> int:
 
     if isinstance(store, MemoryStore):
         return store._records[sid][1]
+    if isinstance(store, DatabaseStore) and store.pg_simple_table is not None:
+        from . import pgtable
+
+        epoch = pgtable.expire_epoch(sid, store.pg_simple_table.table)
+        assert epoch is not None
+        return int(epoch * 1000)
     if isinstance(store, DatabaseStore):
         from django_expsession.models import Session
 

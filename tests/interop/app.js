@@ -13,7 +13,7 @@
 //   STORE               redis (connect-redis) | pg (connect-pg-simple)
 //   REDIS_URL, STORE_PREFIX, STORE_TTL             for STORE=redis
 //   REDIS_CLUSTER       1: REDIS_URL is a node of a Redis Cluster (node-redis createCluster)
-//   PG_URL, PG_TABLE                               for STORE=pg
+//   PG_URL, PG_TABLE, STORE_TTL                    for STORE=pg (PGOPTIONS reaches pg too)
 //
 // Every route answers JSON describing the session as the handler saw it;
 // ?delay=<ms> holds a request between loading its session and handling it.
@@ -46,12 +46,14 @@ async function makeStore() {
   }
   if (kind === 'pg') {
     const PgStore = require('connect-pg-simple')(session);
-    const store = new PgStore({
+    const options = {
       conString: process.env.PG_URL,
       tableName: process.env.PG_TABLE || 'session',
       createTableIfMissing: true,
       pruneSessionInterval: false,
-    });
+    };
+    if (process.env.STORE_TTL) options.ttl = Number(process.env.STORE_TTL);
+    const store = new PgStore(options);
     return { store, close: () => store.close() };
   }
   throw new Error(`unknown STORE ${kind}`);

@@ -8,9 +8,13 @@ RedisStore; a test or module that runs over every shared store
 parametrizes ``shared_store`` indirectly with ``SHARED_STORES``
 (``pytest.mark.parametrize("shared_store", SHARED_STORES, indirect=True)``),
 and then also runs with Django on CacheStore over the django-redis cache
-``redis``. Without Node.js or the npm packages (``npm ci --prefix
-tests/interop``) the tests are skipped with the reason, except under CI
-(``CI=true``), where that is a failure, like a missing service.
+``redis``. With ``shared_store`` "DatabaseStore" both use PostgreSQL
+instead: connect-pg-simple and DatabaseStore's connect-pg-simple layout on
+a table of the test's own (``pg_table``), in the test database, so such a
+test needs ``transaction=True`` (Node must see what Django commits).
+Without Node.js or the npm packages (``npm ci --prefix tests/interop``) the
+tests are skipped with the reason, except under CI (``CI=true``), where
+that is a failure, like a missing service.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from typing import Any
 import pytest
 import redis
 
-from .. import services
+from django_expsession.stores.pgsimple import Table
+
+from .. import pgtable, services
 from .harness import (
     DIRECTIONS,
     VERSIONS,
@@ -30,6 +36,7 @@ from .harness import (
     DjangoApp,
     ExpressApp,
     Pairing,
+    PgStored,
     Stored,
     in_order,
     launch_express,
@@ -41,13 +48,16 @@ EXPRESS_APPS = pytest.StashKey[list[ExpressApp]]()
 
 
 @pytest.fixture(autouse=True)
-def _needs_node_and_redis() -> None:
+def _needs_node() -> None:
     if NODE_PROBLEM is not None:
         if services.IN_CI:
             pytest.fail(f"{NODE_PROBLEM}, and CI=true: CI must not skip the interop tests.")
         pytest.skip(NODE_PROBLEM)
-    if not services.available("redis"):
-        pytest.skip(services.skip_reason("redis"))
+
+
+def _needs(service: str) -> None:
+    if not services.available(service):
+        pytest.skip(services.skip_reason(service))
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -73,15 +83,36 @@ def shared_store(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def pairing(shared_store: str) -> Pairing:
-    """The paired configuration, under a key prefix no other test uses."""
-    root = f"interop:{secrets.token_hex(4)}:"
+    """The paired configuration, under a key prefix (or in a table) no other test uses."""
+    token = secrets.token_hex(4)
+    if shared_store == "DatabaseStore":
+        _needs("postgres")
+        return Pairing.over_postgres(f"session_interop_{token}", pgtable.url(), pgtable.ALIAS)
+    _needs("redis")
+    root = f"interop:{token}:"
     if shared_store == "CacheStore":
         return Pairing.over_cache("redis", root + "expsession:")
     return Pairing(prefix=root + "sess:")
 
 
 @pytest.fixture
+def shared_backend(request: pytest.FixtureRequest, pairing: Pairing) -> None:
+    """What the pairing's store needs, made ready and cleaned up: Redis, or a table."""
+    request.getfixturevalue("pg_table" if pairing.store == "DatabaseStore" else "redis_client")
+
+
+@pytest.fixture
+def pg_table(pairing: Pairing) -> Iterator[Table]:
+    """connect-pg-simple's table of this test, made as ``expsession_createtable`` makes it."""
+    table = Table(pairing.table)
+    pgtable.create(table)
+    yield table
+    pgtable.drop(table)
+
+
+@pytest.fixture
 def redis_client(pairing: Pairing) -> Iterator[redis.Redis]:
+    _needs("redis")
     client = redis.Redis.from_url(services.REDIS_URL, decode_responses=True)
     yield client
     for prefix in (pairing.prefix, pairing.index_prefix()):
@@ -91,13 +122,19 @@ def redis_client(pairing: Pairing) -> Iterator[redis.Redis]:
 
 
 @pytest.fixture
-def stored(redis_client: redis.Redis, pairing: Pairing) -> Stored:
-    return Stored(redis_client, pairing.prefix)
+def stored(request: pytest.FixtureRequest, pairing: Pairing) -> Stored | PgStored:
+    if pairing.store == "DatabaseStore":
+        return PgStored(request.getfixturevalue("pg_table"), pgtable.ALIAS)
+    return Stored(request.getfixturevalue("redis_client"), pairing.prefix)
 
 
 @pytest.fixture
 def start_express(
-    request: pytest.FixtureRequest, express_version: str, pairing: Pairing, tmp_path: Any, redis_client: Any
+    request: pytest.FixtureRequest,
+    express_version: str,
+    pairing: Pairing,
+    tmp_path: Any,
+    shared_backend: None,
 ) -> Iterator[Callable[..., ExpressApp]]:
     """Start an Express app: ``start_express(**changes to the pairing)``.
 
@@ -117,7 +154,7 @@ def start_express(
 
 
 @pytest.fixture
-def use_django(settings: Any, pairing: Pairing, redis_client: Any) -> Callable[..., DjangoApp]:
+def use_django(settings: Any, pairing: Pairing, shared_backend: None) -> Callable[..., DjangoApp]:
     """Configure the Django app: ``use_django(**changes to the pairing)``.
 
     ``expsession`` adds EXPSESSION keys that have no Express counterpart.

@@ -2,10 +2,12 @@
 
 ``Pairing`` is one configuration told to both sides: it renders the
 environment of the Express app (``app.js``) and the ``EXPSESSION`` setting
-of the Django app, so the two cannot drift apart. Express always keeps its
-sessions with connect-redis; Django with RedisStore, or with CacheStore on
+of the Django app, so the two cannot drift apart. Express keeps its
+sessions with connect-redis, Django with RedisStore, or with CacheStore on
 a django-redis cache (``Pairing.over_cache``), whose made key prefix is
-then connect-redis's prefix. ``ExpressApp`` runs
+then connect-redis's prefix; or (``Pairing.over_postgres``) Express with
+connect-pg-simple and Django with DatabaseStore on its table
+(``TABLE_LAYOUT``). ``ExpressApp`` runs
 ``node app.js`` on a socket opened here (handed over as ``LISTEN_FD``, so
 the port is known before Node starts and nobody can take it); ``DjangoApp``
 runs our middleware in-process through the test ``Client``. ``Browser``
@@ -24,6 +26,7 @@ import subprocess
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -39,12 +42,13 @@ PACKAGES = ("express4", "express5", "express-session", "connect-redis", "redis",
 COOKIE_NAME = "app.sid"
 # A scenario starts on the first app and goes on on the second.
 DIRECTIONS = {"express-to-django": ("express", "django"), "django-to-express": ("django", "express")}
-# The Django stores that share sessions with connect-redis (CacheStore on django-redis).
 STORE_BACKENDS = {
     "RedisStore": "django_expsession.stores.redis.RedisStore",
     "CacheStore": "django_expsession.stores.cache.CacheStore",
+    "DatabaseStore": "django_expsession.stores.db.DatabaseStore",
 }
-SHARED_STORES = tuple(STORE_BACKENDS)
+# The Django stores that share sessions with connect-redis (CacheStore on django-redis).
+SHARED_STORES = ("RedisStore", "CacheStore")
 
 
 def missing_node_parts() -> str | None:
@@ -64,6 +68,10 @@ class Pairing:
     ``prefix`` is connect-redis's: where the sessions live in Redis. Django
     has RedisStore with that ``PREFIX``, or (``store="CacheStore"``)
     CacheStore on the cache ``cache`` with ``KEY_PREFIX`` ``key_prefix``.
+    With ``store="DatabaseStore"`` both keep connect-pg-simple's ``table``
+    instead: Express connects to ``pg_url``, Django uses the ``DATABASES``
+    alias ``database``, and ``time_zone`` (if any) is Django's TIME_ZONE
+    option.
     """
 
     prefix: str
@@ -87,12 +95,21 @@ class Pairing:
     # through node-redis's cluster client, Django with CLUSTER and connect-redis's
     # keys (HASH_TAGS off).
     cluster_url: str | None = None
+    table: str = "session"  # connect-pg-simple's tableName, DatabaseStore's TABLE
+    pg_url: str = ""
+    database: str | None = None
+    time_zone: str | None = None
 
     @classmethod
     def over_cache(cls, cache: str, key_prefix: str, **options: Any) -> Pairing:
         """Django on CacheStore: connect-redis's prefix is the key the cache makes of KEY_PREFIX."""
         made = str(caches[cache].make_key(key_prefix))
         return cls(prefix=made, store="CacheStore", cache=cache, key_prefix=key_prefix, **options)
+
+    @classmethod
+    def over_postgres(cls, table: str, pg_url: str, database: str | None, **options: Any) -> Pairing:
+        """Both on connect-pg-simple's ``table``: Express at ``pg_url``, Django on alias ``database``."""
+        return cls(prefix="", store="DatabaseStore", table=table, pg_url=pg_url, database=database, **options)
 
     def replace(self, **changes: Any) -> Pairing:
         return dataclasses.replace(self, **changes)
@@ -124,10 +141,12 @@ class Pairing:
             "SESSION_NAME": self.name,
             "SESSION_COOKIE": json.dumps(self.express_cookie()),
             "SESSION_OPTIONS": json.dumps(options),
-            "STORE": "redis",
-            "REDIS_URL": redis_url if self.cluster_url is None else self.cluster_url,
-            "STORE_PREFIX": self.prefix,
         }
+        if self.store == "DatabaseStore":
+            env.update({"STORE": "pg", "PG_URL": self.pg_url, "PG_TABLE": self.table})
+        else:
+            url = redis_url if self.cluster_url is None else self.cluster_url
+            env.update({"STORE": "redis", "REDIS_URL": url, "STORE_PREFIX": self.prefix})
         if self.cluster_url is not None:
             env["REDIS_CLUSTER"] = "1"
         if self.ttl is not None:
@@ -150,6 +169,12 @@ class Pairing:
             options = {"CACHE": self.cache, "KEY_PREFIX": self.key_prefix}
         elif self.cluster_url is not None:
             options = {"URL": self.cluster_url, "CLUSTER": True, "HASH_TAGS": False, "PREFIX": self.prefix}
+        elif self.store == "DatabaseStore":
+            options = {"TABLE_LAYOUT": "connect-pg-simple", "TABLE": self.table}
+            if self.database is not None:
+                options = {"USING": self.database, **options}
+            if self.time_zone is not None:
+                options["TIME_ZONE"] = self.time_zone
         else:
             options = {"URL": redis_url, "PREFIX": self.prefix}
         if self.ttl is not None:
@@ -420,3 +445,70 @@ class Stored:
         ms = self.client.pexpiretime(self.prefix + sid)
         assert ms > 0, f"session {sid} has no expiry in Redis ({ms})"
         return float(ms) / 1000
+
+
+@dataclass
+class PgStored:
+    """What connect-pg-simple's table holds (``Stored``'s questions, and ``age``).
+
+    Read through Django's connection ``alias``: in a transactional test it
+    sees every commit, Node's included.
+    """
+
+    table: Any  # django_expsession.stores.pgsimple.Table
+    alias: str = "postgres"
+
+    def _one(self, sql: str, params: list[Any]) -> Any:
+        from django.db import connections
+
+        with connections[self.alias].cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def raw(self, sid: str) -> str | None:
+        found = self._one(f"SELECT sess::text FROM {self.table.qualified} WHERE sid = %s", [sid])
+        return None if found is None else str(found[0])
+
+    def document(self, sid: str) -> dict[str, Any] | None:
+        text = self.raw(sid)
+        return None if text is None else json.loads(text)  # type: ignore[no-any-return]
+
+    def exists(self, sid: str) -> bool:
+        return self.raw(sid) is not None
+
+    def expiry(self, sid: str, zone: str | None = None) -> float:
+        """``expire`` as epoch seconds, read in the database's TimeZone (or ``zone``)."""
+        found = self._one(
+            f"SELECT extract(epoch FROM timezone({'%s' if zone else SERVER_ZONE}, expire)) "
+            f"FROM {self.table.qualified} WHERE sid = %s",
+            [zone, sid] if zone else [sid],
+        )
+        assert found is not None, f"session {sid} is not in {self.table.label}"
+        return float(found[0])
+
+    def wall_clock(self, sid: str) -> Any:
+        """``expire`` as stored: a naive datetime."""
+        found = self._one(f"SELECT expire FROM {self.table.qualified} WHERE sid = %s", [sid])
+        assert found is not None
+        return found[0]
+
+    def age(self, sid: str, seconds: float) -> None:
+        """Make the session ``seconds`` older: ``expire`` and ``cookie.expires`` move back.
+
+        What both apps would see had the session been written that much
+        earlier; it stands in for waiting, across the Node process too.
+        """
+        document = self.document(sid)
+        assert document is not None
+        cookie = document["cookie"]
+        if cookie.get("expires") is not None:
+            moved = datetime.fromisoformat(cookie["expires"]) - timedelta(seconds=seconds)
+            cookie["expires"] = moved.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moved.microsecond // 1000:03d}Z"
+        self._one(
+            f"UPDATE {self.table.qualified} SET sess = CAST(%s AS json), "
+            "expire = expire - make_interval(secs => %s) WHERE sid = %s RETURNING sid",
+            [json.dumps(document, separators=(",", ":"), ensure_ascii=False), seconds, sid],
+        )
+
+
+SERVER_ZONE = "(SELECT reset_val FROM pg_settings WHERE name = 'TimeZone')"

@@ -4,7 +4,8 @@ The page's ``app.js`` lines run under Node with stand-ins for the npm
 packages that record the options they are given; its ``EXPSESSION`` block
 runs in Python. Both must equal what ``Pairing`` gives the two apps; so
 must the CacheStore variant, whose connect-redis prefix is what the
-documented cache makes of the documented ``KEY_PREFIX``.
+documented cache makes of the documented ``KEY_PREFIX``, and the
+PostgreSQL one (``Pairing.over_postgres``).
 """
 
 from __future__ import annotations
@@ -29,19 +30,22 @@ const modules = {
   express: () => ({ use() {}, set(key, value) { recorded.set = [key, value]; } }),
   'express-session': (options) => { recorded.session = options; return () => {}; },
   'connect-redis': { RedisStore: class { constructor(options) { recorded.store = options; } } },
+  'connect-pg-simple': () => class { constructor(options) { recorded.store = options; } },
   redis: { createClient: (options) => ({ url: options.url, connect: async () => {} }) },
 };
 const code = require('fs').readFileSync(0, 'utf8');
 new Function('require', 'process', code)((name) => modules[name], { env: JSON.parse(process.argv[1]) });
 const { store, ...session } = recorded.session || {};
 const { client, ...options } = recorded.store;
-console.log(JSON.stringify({ session, store: { ...options, url: client.url } }));
+console.log(JSON.stringify({ session, store: { ...options, url: client && client.url } }));
 """
 # What the page's app.js has above a line that only makes the store.
 STORE_LINE_CONTEXT = """
 const { RedisStore } = require('connect-redis');
 const redisClient = require('redis').createClient({ url: process.env.REDIS_URL });
 """
+PG_LINE_CONTEXT = "const session = require('express-session');\n"
+DATABASE_URL = "postgresql://app@db.example/app"
 
 
 def code_blocks(language: str) -> list[str]:
@@ -56,7 +60,7 @@ def code_blocks(language: str) -> list[str]:
 
 def run_documented_js(code: str) -> dict[str, Any]:
     """What the page's JavaScript gives express-session and connect-redis."""
-    env = {"SESSION_SECRET": SECRET, "REDIS_URL": REDIS_URL}
+    env = {"SESSION_SECRET": SECRET, "REDIS_URL": REDIS_URL, "DATABASE_URL": DATABASE_URL}
     result = subprocess.run(
         ["node", "-e", RECORDER, json.dumps(env)],
         input=code,
@@ -107,3 +111,16 @@ def test_the_documented_cache_store_pairing_is_the_tested_one(settings: Any) -> 
     assert tested.prefix == ":1:myapp:sess:"  # what the page says django-redis's defaults make
     documented = run_documented_js(STORE_LINE_CONTEXT + store_js)
     assert documented["store"] == {"prefix": tested.prefix, "url": REDIS_URL}
+
+
+def test_the_documented_postgresql_pairing_is_the_tested_one() -> None:
+    (settings_py,) = [block for block in code_blocks("python") if "connect-pg-simple" in block]
+    (store_js,) = [block for block in code_blocks("javascript") if "require('connect-pg-simple')" in block]
+    namespace: dict[str, Any] = {"EXPSESSION": DOCUMENTED.expsession(REDIS_URL)}
+    exec(settings_py, namespace)
+    tested = Pairing.over_postgres("session", DATABASE_URL, None, secrets=(SECRET,))
+    assert namespace["EXPSESSION"] == tested.expsession(REDIS_URL)
+    documented = run_documented_js(PG_LINE_CONTEXT + store_js)
+    env = tested.express_env(REDIS_URL)
+    # app.js also sets createTableIfMissing, and turns pruning off for the tests.
+    assert documented["store"] == {"conString": env["PG_URL"], "tableName": env["PG_TABLE"]}

@@ -20,7 +20,7 @@ from django_expsession.stores.db import DatabaseStore
 from django_expsession.stores.memory import MemoryStore
 from django_expsession.stores.redis import RedisStore
 
-from .. import services
+from .. import pgtable, services
 
 # A round instant: time.time() is exact there, so millisecond arithmetic is too.
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
@@ -28,6 +28,9 @@ T0 = datetime(2030, 1, 1, tzinfo=UTC)
 # Stores whose backend drops expired entries by itself: clear_expired() has
 # nothing left to do and returns 0.
 EXPIRES_ITSELF = {"cache-locmem", "cache-redis", "redis-url", "redis-cache", "redis-cluster"}
+# Stores whose own expiry has whole seconds, rounded up (connect-pg-simple's
+# ``expire``): a touch's expiry is read back to the second.
+WHOLE_SECONDS = {"db-pgsimple"}
 
 
 def at(seconds: float) -> datetime:
@@ -102,6 +105,9 @@ def raw(store: Store, sid: str) -> Any:
     store = getattr(store, "store", store)
     if isinstance(store, MemoryStore):
         return store._records[sid][0]
+    if isinstance(store, DatabaseStore) and store.pg_simple_table is not None:
+        found = pgtable.row(sid, store.pg_simple_table.table)
+        return None if found is None else found[0]
     if isinstance(store, DatabaseStore):
         return Session.objects.using(store.db_for_read()).get(sid=sid).data
     if isinstance(store, RedisStore):
@@ -114,13 +120,19 @@ def raw(store: Store, sid: str) -> Any:
     return None if entry is None else entry.partition(":")[2]
 
 
-def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
-    """Put ``text`` into the backend as if a store had written it."""
+def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> bool:
+    """Put ``text`` into the backend as if a store had written it.
+
+    False when the backend cannot hold that text at all (connect-pg-simple's
+    json column refuses what is not JSON): no such record can ever be read.
+    """
     store = getattr(store, "store", store)
     when = datetime.now(UTC) + timedelta(seconds=expires_in)
     ms = datetime_to_ms(when)
     if isinstance(store, MemoryStore):
         store._records[sid] = (text, ms)
+    elif isinstance(store, DatabaseStore) and store.pg_simple_table is not None:
+        return _plant_pg_simple(store.pg_simple_table.table, sid, text, ms)
     elif isinstance(store, DatabaseStore):
         Session.objects.using(store.db_for_write()).create(sid=sid, data=text, expires=when)
     elif isinstance(store, RedisStore):
@@ -131,6 +143,20 @@ def plant(store: Store, sid: str, text: str, expires_in: float = 60) -> None:
             store._client().set(store._made_key(sid), text, pxat=ms)
         else:
             caches[store.cache_alias].set(store.key_prefix + sid, f"{ms}:{text}", int(expires_in))
+    return True
+
+
+def _plant_pg_simple(table: Any, sid: str, text: str, ms: int) -> bool:
+    """A json column takes only valid JSON: text PostgreSQL refuses cannot be in the table."""
+    from django.db import DataError, transaction
+
+    try:
+        with transaction.atomic(using=pgtable.ALIAS):
+            pgtable.plant(sid, text, ms, table)
+    except DataError as exc:
+        assert "json" in str(exc), exc  # refused as JSON, not for another reason
+        return False
+    return True
 
 
 @pytest.fixture(scope="session", autouse=True)

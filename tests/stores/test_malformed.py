@@ -28,20 +28,20 @@ SECURITY_LOGGER = "django.security.expsession"
 @pytest.mark.parametrize("text", list(BROKEN.values()), ids=list(BROKEN))
 def test_a_malformed_document_is_no_session_and_is_logged(make_store, caplog, text):
     store = make_store()
-    plant(store, "bad", text)
+    held = plant(store, "bad", text)  # False: the backend cannot even hold it
     store.set("good", document())
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         assert store.get("bad") is None
         assert [sid for sid, _ in store.all()] == ["good"]
     warnings = [record for record in caplog.records if record.name == SECURITY_LOGGER]
-    assert warnings
+    assert bool(warnings) is held
     assert all("treated as no session" in record.getMessage() for record in warnings)
 
 
 @pytest.mark.parametrize("text", list(BROKEN.values())[:3], ids=list(BROKEN)[:3])
 def test_a_request_with_a_malformed_stored_session_gets_a_new_session(make_store, app, client, caplog, text):
     store = make_store()
-    plant(store, "bad", text)
+    held = plant(store, "bad", text)  # False: the backend cannot even hold it
 
     @app
     def view(request):
@@ -55,7 +55,7 @@ def test_a_request_with_a_malformed_stored_session_gets_a_new_session(make_store
     assert response.content == b"1"
     fresh = response.cookies["connect.sid"].value
     assert fresh != signing.cookie_value("bad", "keyboard cat")
-    assert any(record.name == SECURITY_LOGGER for record in caplog.records)
+    assert any(record.name == SECURITY_LOGGER for record in caplog.records) is held
 
 
 @pytest.mark.parametrize(
@@ -107,11 +107,11 @@ INSANE = {
 @pytest.mark.parametrize("text", list(INSANE.values()), ids=list(INSANE))
 def test_a_document_json_allows_but_no_session_can_hold_is_no_session_and_is_logged(make_store, caplog, text):
     store = make_store()
-    plant(store, "bad", text)
+    held = plant(store, "bad", text)  # False: the backend cannot even hold it (NaN in a json column)
     with caplog.at_level(logging.WARNING, logger=SECURITY_LOGGER):
         assert store.get("bad") is None
         assert list(store.all()) == []
-    assert any(record.name == SECURITY_LOGGER for record in caplog.records)
+    assert any(record.name == SECURITY_LOGGER for record in caplog.records) is held
 
 
 @pytest.mark.parametrize("text", list(INSANE.values()), ids=list(INSANE))
@@ -119,7 +119,7 @@ def test_a_request_with_such_a_document_gets_a_new_session_and_leaves_the_record
     make_store, app, client, caplog, text
 ):
     store = make_store()
-    plant(store, "bad", text)
+    held = plant(store, "bad", text)
 
     @app
     def view(request):
@@ -132,6 +132,9 @@ def test_a_request_with_such_a_document_gets_a_new_session_and_leaves_the_record
     assert response.status_code == 200
     assert response.content == b"1"
     assert response.cookies["connect.sid"].value != signing.cookie_value("bad", "keyboard cat")
+    if not held:  # no such record can exist: an unknown id, not a warning
+        assert [record for record in caplog.records if record.name == SECURITY_LOGGER] == []
+        return
     # Logged once, with the reason and the id's hash, never the id.
     [warning] = [record for record in caplog.records if record.name == SECURITY_LOGGER]
     message = warning.getMessage()

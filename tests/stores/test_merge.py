@@ -36,6 +36,7 @@ ATOMIC = [
     "db-sqlite",
     "db-postgres",
     "db-mariadb",
+    "db-pgsimple",
     "cache-locmem",
     "cache-redis",
     "redis-url",
@@ -117,8 +118,9 @@ THREADS = 16
 def test_threads_merging_into_one_session_at_once_lose_nothing(make_store, transactional_db):
     # Each thread adds its own key to the same session at the same moment:
     # every compare-and-set that finds another thread's write merges into it
-    # and tries again (a version column in SQL, the stored text's SHA-1 in a
-    # Redis script, the stored text itself in memory and LocMemCache).
+    # and tries again (a version column in SQL, the SHA-256 of the text in
+    # connect-pg-simple's table, the stored text's SHA-1 in a Redis script,
+    # the stored text itself in memory and LocMemCache).
     store = make_store()
     store.set("shared", document(start=True))
     start = threading.Barrier(THREADS)
@@ -218,7 +220,7 @@ def test_a_compare_and_set_writes_only_over_the_version_it_read(make_store):
 
 # -- what a save costs ---------------------------------------------------------------
 
-DB_STORES = ["db-sqlite", "db-postgres", "db-mariadb"]
+DB_STORES = ["db-sqlite", "db-postgres", "db-mariadb", "db-pgsimple"]
 
 
 def _statements(store: Any, operation: Callable[[], Any]) -> list[str]:
