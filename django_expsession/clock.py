@@ -56,6 +56,11 @@ def format_iso(ms: int) -> str:
     return (_NAIVE_EPOCH + timedelta(milliseconds=ms)).isoformat(timespec="milliseconds") + "Z"
 
 
+def iso_of(value: datetime) -> str:
+    """An aware datetime as ``Date#toISOString`` writes it (milliseconds, ``Z``)."""
+    return format_iso(datetime_to_ms(value))
+
+
 def parse_iso(value: str) -> int:
     """Epoch milliseconds of an ISO 8601 string; ValueError when it is none."""
     parsed = datetime.fromisoformat(value)  # a "Z" suffix included

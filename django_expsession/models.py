@@ -27,7 +27,9 @@ class Session(models.Model):
     updated = models.DateTimeField(_("updated"), auto_now=True)
     # Raised by every write of the data: a save compares and sets on it, so
     # concurrent requests of one session never overwrite each other's changes.
-    version = models.BigIntegerField(_("version"), default=0)
+    # A database default too, so that rows written by other tools (and older
+    # code) start at version 0.
+    version = models.BigIntegerField(_("version"), default=0, db_default=0)
 
     objects = SessionQuerySet.as_manager()
 

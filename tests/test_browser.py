@@ -184,3 +184,49 @@ def test_ending_the_other_session_on_the_sessions_page_logs_that_browser_out(dem
         page.wait_for_url(f"{demo.url}/")
     finally:
         elsewhere.close()
+
+
+def test_the_admin_lists_sessions_and_logs_another_browser_out(demo, browser, page):
+    # Another browser, logged in as the same user: the session to end.
+    other = browser.new_context()
+    elsewhere = other.new_page()
+    elsewhere.set_default_timeout(15_000)
+    try:
+        for visitor in (elsewhere, page):
+            visitor.goto(f"{demo.url}/login/")
+            visitor.fill("input[name=username]", "demo")
+            visitor.fill("input[name=password]", "demo")
+            visitor.click("#submit")
+            visitor.wait_for_url(f"{demo.url}/")
+        theirs = session_cookie(elsewhere)["value"]
+        assert elsewhere.text_content("#user") == "user: demo"
+
+        page.goto(f"{demo.url}/admin/")
+        page.locator("#content-main a[href='/admin/django_expsession/session/']", has_text="Sessions").click()
+        page.wait_for_url(f"{demo.url}/admin/django_expsession/session/")
+        assert "Store: DatabaseStore, database 'default'" in page.text_content("#session-store")
+        # Both browsers' sessions are listed (beside other tests' visitors).
+        their_id, my_id = (
+            c.split("%3A", 1)[1].split(".", 1)[0] for c in (theirs, session_cookie(page)["value"])
+        )
+        theirs_row, mine_row = (f"input.action-select[value='{sid}']" for sid in (their_id, my_id))
+        assert page.locator(theirs_row).count() == page.locator(mine_row).count() == 1
+        page.check(theirs_row)
+        page.select_option("select[name=action]", "destroy_sessions")
+        page.click("button:has-text('Go')")
+
+        assert "This destroys the following session" in page.text_content("#content")
+        page.click("#content form input[type=submit]")  # Yes, I am sure
+        page.wait_for_url(f"{demo.url}/admin/django_expsession/session/")
+        assert "Destroyed 1 session." in page.text_content(".messagelist")
+        assert page.locator(theirs_row).count() == 0
+        assert page.locator(mine_row).count() == 1
+
+        elsewhere.reload()
+        assert elsewhere.text_content("#user") == "user: anonymous"
+        page.goto(f"{demo.url}/")
+        assert page.text_content("#user") == "user: demo"  # the admin's own session is untouched
+        page.click("#logout")  # the other tests expect the demo user to have no sessions
+        page.wait_for_url(f"{demo.url}/")
+    finally:
+        other.close()

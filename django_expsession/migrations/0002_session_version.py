@@ -10,6 +10,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name="session",
             name="version",
-            field=models.BigIntegerField(default=0, verbose_name="version"),
+            field=models.BigIntegerField(db_default=0, default=0, verbose_name="version"),
         ),
     ]

@@ -270,10 +270,13 @@ def test_log_out_everywhere_ends_every_session_of_that_user_only(expsession, app
     for client, name in ((laptop, "alice"), (phone, "alice"), (bobs, "bob")):
         assert client.get("/", {"as": name}).content == name.encode()
 
-    out = StringIO()
-    call_command("expsession", "destroy", "--user", str(alice.pk), stdout=out)
+    alices = {sid for sid, _ in store.user_sessions(alice.pk)}
+    out, err = StringIO(), StringIO()
+    call_command("expsession", "destroy", "--user", str(alice.pk), stdout=out, stderr=err)
 
-    assert out.getvalue().strip() == f"Destroyed 2 sessions of user {alice.pk}."
+    assert set(out.getvalue().split()) == alices  # the ids on stdout, the count on stderr
+    assert len(alices) == 2
+    assert err.getvalue() == f"Destroyed 2 sessions of user {alice.pk}.\n"
     assert laptop.get("/").content == b"anonymous"
     assert phone.get("/").content == b"anonymous"
     assert bobs.get("/").content == b"bob"

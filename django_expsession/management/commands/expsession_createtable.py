@@ -12,15 +12,15 @@ from __future__ import annotations
 from argparse import ArgumentParser
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import CommandError
 
 from ...stores.db import DatabaseStore
 from ...stores.pgsimple import LAYOUT
 from ...stores.pgsimpleops import PgSimpleTable
-from ..support import configured_store, store_errors, store_name
+from ..support import OperatorCommand, name, store_errors
 
 
-class Command(BaseCommand):
+class Command(OperatorCommand):
     help = (
         "Create connect-pg-simple's session table and its indexes, where missing, for the "
         f"configured DatabaseStore with TABLE_LAYOUT {LAYOUT!r}."
@@ -34,10 +34,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        store = configured_store()
+        store = self.store()
         if not isinstance(store, DatabaseStore) or store.pg_simple_table is None:
             raise CommandError(
-                f"The configured store ({store_name(store)}) does not use connect-pg-simple's table. "
+                f"The configured store ({name(store)}) does not use connect-pg-simple's table. "
                 f"Set EXPSESSION['STORE'] to a DatabaseStore on PostgreSQL with OPTIONS "
                 f"{{'TABLE_LAYOUT': {LAYOUT!r}}} first."
             )
