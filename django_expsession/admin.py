@@ -26,6 +26,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from . import adminpages as pages
+from . import adminusers
 from .models import Session
 from .stores import get_store
 
@@ -183,3 +184,9 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
                 request, _("Log users out everywhere?"), action=action, users=users, sids=sids
             )
         return TemplateResponse(request, "admin/django_expsession/session/confirm.html", context)
+
+
+# The user admin of django.contrib.auth (or the project's) is registered by
+# now when its app comes first in INSTALLED_APPS; the app's ready() tries
+# again once every admin module is loaded.
+adminusers.attach(admin.site)

@@ -27,3 +27,11 @@ class ExpSessionConfig(AppConfig):
         from . import checks  # noqa: F401  registers the checks
 
         setting_changed.connect(_settings_changed, dispatch_uid="django_expsession.settings")
+        from django.apps import apps
+
+        if apps.is_installed("django.contrib.admin"):
+            # django.contrib.admin's ready() has loaded every admin module
+            # when it comes before this app in INSTALLED_APPS, as is usual.
+            from .adminusers import attach
+
+            attach()

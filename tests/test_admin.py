@@ -65,6 +65,12 @@ def superuser(django_user_model: type[User]) -> User:
     return django_user_model.objects.create_superuser("root", "root@example.com", "s3cret")
 
 
+def log_in_site(client: Client, username: str, password: str) -> None:
+    """A login through the site's own login view (not the admin's)."""
+    response = client.post("/login/", {"username": username, "password": password})
+    assert response.status_code == 302, "the site login failed"
+
+
 def log_in(client: Client, username: str = "root", password: str = "s3cret") -> None:
     response = client.post("/admin/login/", {"username": username, "password": password, "next": "/admin/"})
     assert response.status_code == 302, "the admin login failed"
@@ -430,6 +436,85 @@ def test_staff_who_may_only_view_get_no_actions(
         ).status_code
         == 403
     )
+
+
+# -- log out everywhere, from the user list -------------------------------------------------------
+
+USERS = "/admin/auth/user/"
+
+
+def test_the_user_list_logs_the_selected_users_out_everywhere_after_asking(
+    admin: Client, store: Store, alice: User, superuser: User, django_user_model: type[User]
+) -> None:
+    # Alice is also logged in for real, in a browser of her own.
+    browser = Client()
+    log_in_site(browser, "alice", "x")
+    assert browser.get("/account/sessions/").status_code == 200
+    bob = django_user_model.objects.create_user("bob", password="x")
+    store.set("bob-session", express_doc(3600, user=bob.pk))
+    chosen = {"action": "log_out_everywhere", "_selected_action": [str(alice.pk)]}
+
+    listing = admin.get(USERS).content.decode()
+    asked = admin.post(USERS, chosen)
+
+    assert '<option value="log_out_everywhere">Log the selected users out everywhere</option>' in listing
+    assert asked.status_code == 200
+    page = asked.content.decode()
+    assert "This logs the following user out everywhere, destroying every one of their sessions:" in page
+    listed = re.search(r"<li>alice: ([^<]*)</li>", page)
+    assert listed is not None
+    shortened = listed.group(1).split(", ")
+    assert len(shortened) == 3
+    assert shortened.count("alice-se…") == 2  # the two stored ones, and the browser's
+    assert browser.get("/account/sessions/").status_code == 200  # nothing yet
+
+    with destroyed_signals() as sent:
+        done = admin.post(USERS, {**chosen, "post": "yes"}, follow=True)
+
+    assert done.redirect_chain == [(USERS, 302)]
+    assert "Logged 1 user out everywhere: destroyed 3 sessions." in done.content.decode()
+    assert store.get("alice-session-1") is None
+    assert store.get("alice-session-2") is None
+    assert browser.get("/account/sessions/").status_code == 302  # to the login page
+    assert len(sent) == 3
+    assert {user for _, user in sent} == {"root"}
+    # Bob, anonymous sessions and the admin's own session are untouched.
+    assert store.get("bob-session") is not None
+    assert store.get("anon-session") is not None
+    assert own(store, superuser)
+
+
+@pytest.mark.parametrize("store_name", ["memory", "db-sqlite", "redis-url"])
+def test_logging_out_everywhere_from_the_user_list_needs_the_permission_to_delete_sessions(
+    admin: Client, store: Store, alice: User, django_user_model: type[User]
+) -> None:
+    from django.contrib.auth.models import Permission
+
+    clerk = django_user_model.objects.create_user("clerk", password="x", is_staff=True)
+    clerk.user_permissions.add(*Permission.objects.filter(codename__in=["view_user", "change_user"]))
+    client = Client()
+    log_in(client, "clerk", "x")
+
+    done = client.post(
+        USERS,
+        {"action": "log_out_everywhere", "_selected_action": [str(alice.pk)], "post": "yes"},
+        follow=True,
+    )
+
+    assert "needs the permission to delete sessions; nothing was destroyed." in done.content.decode()
+    assert store.get("alice-session-1") is not None
+
+
+def test_the_action_is_added_once_to_the_registered_user_admin() -> None:
+    from django.contrib import admin as django_admin
+
+    from django_expsession.adminusers import attach, log_out_everywhere
+
+    user_admin = django_admin.site._registry[User]
+    assert attach() is True
+
+    assert list(user_admin.actions).count(log_out_everywhere) == 1
+    assert attach(django_admin.AdminSite(name="empty")) is False
 
 
 # -- the model's migrations -------------------------------------------------------------------------
