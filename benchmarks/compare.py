@@ -455,7 +455,7 @@ def profile(args: argparse.Namespace) -> int:
         )
         stats = pstats.Stats(profiler)
         print(f"{stats.total_calls / args.requests:.0f} function calls per request")  # type: ignore[attr-defined]
-        stats.sort_stats("cumulative").print_stats(25)
+        stats.sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(25)
     return 0
 
 

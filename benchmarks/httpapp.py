@@ -25,19 +25,23 @@ from django.urls import path
 STACK = os.environ.get("BENCH_STACK", "ours")
 STORE = os.environ.get("BENCH_STORE", "sqlite")
 COOKIE_AGE = 1_209_600
+# Under ASGI, Django's persistent connections are not reused across requests
+# (each request may run in another thread), so they would pile up until the
+# server refuses more; Django's documentation says to disable them there.
+CONN_MAX_AGE = 0 if os.environ.get("BENCH_ASGI") else None
 
 
 def _database() -> dict[str, object]:
     if STORE == "postgres":
         return {
             "ENGINE": "django.db.backends.postgresql",
-            "CONN_MAX_AGE": None,
+            "CONN_MAX_AGE": CONN_MAX_AGE,
             **json.loads(os.environ["BENCH_PG"]),
         }
     return {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("BENCH_SQLITE", "/tmp/bench-http.sqlite3"),
-        "CONN_MAX_AGE": None,
+        "CONN_MAX_AGE": CONN_MAX_AGE,
         "OPTIONS": {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", "timeout": 20},
     }
 

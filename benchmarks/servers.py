@@ -159,7 +159,10 @@ def run(store: str, seconds: int, connections: int, directory: str, redis_url: s
     for server, command in SERVERS.items():
         for stack, name in (("django", "sessionid"), ("ours", "connect.sid")):
             port = free_port()
-            process = subprocess.Popen(command(port), cwd=HERE, env={**env, "BENCH_STACK": stack})
+            asgi = "1" if server.startswith("uvicorn") else ""
+            process = subprocess.Popen(
+                command(port), cwd=HERE, env={**env, "BENCH_STACK": stack, "BENCH_ASGI": asgi}
+            )
             try:
                 wait_until_up(port, process)
                 script = visitors_script([session_cookie(port, name) for _ in range(SESSIONS)], directory)
