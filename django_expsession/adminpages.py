@@ -18,9 +18,9 @@ from django.utils.translation import gettext as _
 
 from . import events, signals
 from .listing import STORE_LIMIT, Detail, Entry, Query, Status, process_local, source_for
+from .stores import as_redis_store
 from .stores.base import Store
 from .stores.cache import CacheStore
-from .stores.redis import RedisStore
 
 SHORT_SID = 8
 SEARCH_USERS = 100  # users a search by name looks at
@@ -134,7 +134,7 @@ def changelist(request: HttpRequest, store: Store, per_page: int) -> dict[str, A
             % {"limit": f"{STORE_LIMIT:,}"}
         )
     if not source.keeps_expired:
-        where = "Redis" if isinstance(store, RedisStore) else _("the cache")
+        where = "Redis" if as_redis_store(store) is not None else _("the cache")
         notes.append(
             _("%(store)s keeps no expired sessions: %(where)s removes each one at its expiry.")
             % {"store": type(store).__name__, "where": where}

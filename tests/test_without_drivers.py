@@ -1,5 +1,7 @@
 """The package needs only Django: every store but RedisStore works without redis-py.
 
+The request cycle, the checks, the admin's modules and the commands.
+
 Run in a fresh interpreter in which ``redis`` and ``django_redis`` cannot be
 imported, as after a bare ``pip install django-expsession``.
 """
@@ -43,8 +45,31 @@ SCRIPT = textwrap.dedent(
         SECRET_KEY="no drivers",
         ROOT_URLCONF=__name__,
         ALLOWED_HOSTS=["testserver"],
-        INSTALLED_APPS=["django.contrib.contenttypes", "django.contrib.auth", "django_expsession"],
-        MIDDLEWARE=["django_expsession.middleware.SessionMiddleware"],
+        INSTALLED_APPS=[
+            "django.contrib.admin",
+            "django.contrib.contenttypes",
+            "django.contrib.auth",
+            "django.contrib.messages",
+            "django_expsession",
+        ],
+        MIDDLEWARE=[
+            "django_expsession.middleware.SessionMiddleware",
+            "django.contrib.auth.middleware.AuthenticationMiddleware",
+            "django.contrib.messages.middleware.MessageMiddleware",
+        ],
+        TEMPLATES=[
+            {
+                "BACKEND": "django.template.backends.django.DjangoTemplates",
+                "APP_DIRS": True,
+                "OPTIONS": {
+                    "context_processors": [
+                        "django.template.context_processors.request",
+                        "django.contrib.auth.context_processors.auth",
+                        "django.contrib.messages.context_processors.messages",
+                    ]
+                },
+            }
+        ],
         DATABASES={"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
         CACHES={"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}},
         SESSION_ENGINE="django_expsession.engine",
@@ -66,6 +91,18 @@ SCRIPT = textwrap.dedent(
     client = Client()
     answers = [client.get("/").content.decode() for _ in range(3)]
     assert answers == ["1", "2", "3"], answers
+    # The admin's pages and the commands, which ask whether the store is a
+    # RedisStore, must not need redis-py to ask.
+    import io
+    import django_expsession.admin, django_expsession.adminusers  # loaded by the admin too
+    from django.core.management import load_command_class
+    for command in ("clearsessions", "expsession", "expsession_createtable"):
+        load_command_class("django_expsession", command)
+    if not sys.argv[1].endswith("MemoryStore"):  # MemoryStore: refused outside the server process
+        call_command("clearsessions", stderr=io.StringIO())
+        out = io.StringIO()
+        call_command("expsession", "count", stdout=out, stderr=io.StringIO())
+        assert out.getvalue().strip().isdigit(), out.getvalue()
     assert "redis" not in sys.modules and "django_redis" not in sys.modules
     print("ok")
     """

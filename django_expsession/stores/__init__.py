@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
 from .base import Record, Replaced, Store, StoreError
 
+if TYPE_CHECKING:
+    from .redis import RedisStore
+
 _lock = threading.Lock()
 _store: Store | None = None
+
+
+def as_redis_store(store: Store) -> RedisStore | None:
+    """``store`` if it is a RedisStore, else None; never imports redis-py.
+
+    Code that only asks (the admin, the commands) must work where redis-py
+    is not installed: a store that is a RedisStore has imported it already.
+    """
+    module = sys.modules.get(f"{__name__}.redis")
+    return store if module is not None and isinstance(store, module.RedisStore) else None
 
 
 def backend_class(backend: Any) -> type[Store]:

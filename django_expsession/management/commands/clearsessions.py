@@ -21,16 +21,15 @@ from __future__ import annotations
 import copy
 import sys
 from argparse import ArgumentParser
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from ...stores import dbcleanup, redisprune
+from ...stores import as_redis_store, dbcleanup
 from ...stores.base import Store
 from ...stores.cache import CacheStore
 from ...stores.db import DatabaseStore
-from ...stores.redis import RedisStore
 from ..progress import Progress
 from ..support import (
     OperatorCommand,
@@ -41,6 +40,10 @@ from ..support import (
     sessions,
     store_errors,
 )
+
+if TYPE_CHECKING:
+    from ...stores import redisprune
+    from ...stores.redis import RedisStore
 
 
 class Command(OperatorCommand):
@@ -90,8 +93,8 @@ class Command(OperatorCommand):
             self._clear_all(store, dry_run=options["dry_run"], interactive=options["interactive"])
         elif isinstance(store, DatabaseStore) and store.pg_simple_table is None:
             self._clear_database(store, options)
-        elif isinstance(store, RedisStore):
-            self._prune_redis(store, options)
+        elif (redis_store := as_redis_store(store)) is not None:
+            self._prune_redis(redis_store, options)
         elif isinstance(store, CacheStore):
             self._check_cache(store)
         else:
@@ -168,6 +171,8 @@ class Command(OperatorCommand):
     # -- stores that expire sessions themselves ------------------------------------
 
     def _prune_redis(self, store: RedisStore, options: dict[str, Any]) -> None:
+        from ...stores import redisprune as prune  # imports redis-py, which only RedisStore needs
+
         progress = self._progress("Pruning per-user indexes")
 
         def on_progress(step: redisprune.PruneProgress) -> None:
@@ -175,7 +180,7 @@ class Command(OperatorCommand):
 
         try:
             with store_errors(store, "prune its per-user indexes"):
-                result = redisprune.prune_user_indexes(
+                result = prune.prune_user_indexes(
                     store,
                     dry_run=options["dry_run"],
                     max_seconds=options["max_seconds"],

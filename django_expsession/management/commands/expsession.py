@@ -19,9 +19,9 @@ from django.core.management.base import CommandError
 from ... import events, signals
 from ...clock import iso_of
 from ...listing import Entry, Query, source_for
+from ...stores import as_redis_store
 from ...stores.base import Store
 from ...stores.cache import CacheStore
-from ...stores.redis import RedisStore
 from ..support import (
     NOT_FOUND,
     OperatorCommand,
@@ -115,8 +115,8 @@ class Command(OperatorCommand):
         self.note(f"{sessions(listed)} listed.")
 
     def _no_expired(self, store: Store) -> None:
-        if isinstance(store, RedisStore | CacheStore):
-            where = "Redis" if isinstance(store, RedisStore) else "the cache"
+        if as_redis_store(store) is not None or isinstance(store, CacheStore):
+            where = "Redis" if as_redis_store(store) is not None else "the cache"
             self.note(
                 f"{type(store).__name__} keeps no expired sessions: {where} removes each one at its expiry."
             )
