@@ -83,6 +83,17 @@ def available(service: str) -> bool:
     return False
 
 
+def require_driver(service: str) -> None:
+    """Skip (fail in CI) a test that needs only the service's driver, not its server."""
+    import pytest
+
+    if HAVE_DRIVER[service]:
+        return
+    if IN_CI:
+        raise RuntimeError(f"CI=true: CI must not skip backend tests, and {skip_reason(service)}.")
+    pytest.skip(skip_reason(service))
+
+
 def skip_reason(service: str) -> str:
     if service == "redis-cluster":
         if not HAVE_DRIVER["redis"]:

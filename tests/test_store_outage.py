@@ -19,6 +19,7 @@ from redis.retry import Retry
 
 from django_expsession.signing import cookie_value
 
+from . import services
 from .conftest import PrivateRedis, free_port
 
 CACHE = "django_expsession.stores.cache.CacheStore"
@@ -151,6 +152,7 @@ def test_a_new_session_that_cannot_be_saved_sets_no_cookie(
 @pytest.fixture
 def unreachable_mysql(django_db_blocker: Any) -> Iterator[str]:
     """A MySQL/MariaDB alias whose server is down, in a process that never reached it."""
+    services.require_driver("mariadb")  # closing the alias loads the driver
     from django.db import connections
 
     alias = "unreachable_mysql"

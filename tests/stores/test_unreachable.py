@@ -17,6 +17,7 @@ from django_expsession.stores import StoreError
 from django_expsession.stores.cache import CacheStore
 from django_expsession.stores.db import DatabaseStore
 
+from .. import services
 from .conftest import document
 
 
@@ -109,6 +110,7 @@ async def test_database_store_async_twin_on_a_closed_port_raises_store_error(
 @pytest.fixture
 def unreachable_mysql(closed_port: int, django_db_blocker: Any) -> Iterator[str]:
     """A MySQL/MariaDB alias pointing at the closed port, never connected before."""
+    services.require_driver("mariadb")  # closing the alias loads the driver
     alias = "unreachable_mysql"
     config = {
         "ENGINE": "django.db.backends.mysql",
