@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from http.cookies import Morsel
 from typing import Any
 
-from .clock import datetime_to_ms, format_iso, in_range, ms_to_datetime, now_ms, parse_iso, seconds_to_ms
+from .clock import (
+    MAX_AGE_SECONDS,
+    datetime_to_ms,
+    format_iso,
+    in_range,
+    ms_to_datetime,
+    now_ms,
+    parse_iso,
+    seconds_to_ms,
+)
 
 # Key order of express's Cookie#data, which is the stored JSON order.
 JSON_KEYS = (
@@ -30,15 +39,22 @@ JSON_KEYS = (
 )
 ATTRIBUTE_KEYS = frozenset(JSON_KEYS) - {"originalMaxAge", "expires"}
 
-NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+NAME_RE = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 _DOMAIN_RE = re.compile(
-    r"^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
+    r"^([.]?[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)([.][a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*\Z",
     re.IGNORECASE,
 )
-_PATH_RE = re.compile(r"^[\u0020-\u003A\u003C-\u007E]*$")
+_PATH_RE = re.compile(r"^[\u0020-\u003A\u003C-\u007E]*\Z")
 _SAMESITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 _PRIORITY = {"low": "Low", "medium": "Medium", "high": "High"}
 _FLAGS = frozenset({"httpOnly", "secure", "partitioned"})
+# The types each attribute may hold (the stored document's, see document.py).
+_TYPES: dict[str, tuple[type, ...]] = {
+    "httpOnly": (bool,),
+    "secure": (bool,),
+    "partitioned": (bool,),
+    "sameSite": (str, bool, type(None)),
+}
 
 
 class CookieError(ValueError):
@@ -69,6 +85,10 @@ def _attribute(name: str, default: Any, doc: str) -> Any:
     def set_(self: Cookie, value: Any) -> None:
         if name in _FLAGS and not isinstance(value, bool):
             raise CookieError(f"The cookie's {name} should be True or False, not {value!r}.")
+        if not isinstance(value, _TYPES.get(name, (str, type(None)))):
+            # The serializer skips falsy values, so 0 or b"" would pass it and
+            # then be stored: a document the next request refuses.
+            raise CookieError(f"The cookie's {name} cannot be {value!r}: it should be a string or None.")
         if name == "path" and isinstance(value, str) and "," in value:
             # Allowed in Set-Cookie, but a header folded by a proxy would split there.
             raise CookieError(f"The cookie's path cannot be {value!r}: it should have no comma.")
@@ -207,7 +227,16 @@ class Cookie:
         if value is not None and not isinstance(value, datetime):
             # express's serializer: "option expires is invalid".
             raise TypeError("expires must be a timezone-aware datetime or None.")
-        self._set_expires_ms(None if value is None else datetime_to_ms(value), now_ms())
+        ms = None if value is None else datetime_to_ms(value)
+        now = now_ms()
+        # The stored originalMaxAge is expires - now: keep it a lifetime the
+        # document may hold (a thousand years either way), or the session
+        # would be saved and then refused when it is next read.
+        if ms is not None and abs(ms - now) > MAX_AGE_SECONDS * 1000:
+            raise CookieError(
+                f"The cookie's expires cannot be {value!r}: keep it within a thousand years of now."
+            )
+        self._set_expires_ms(ms, now)
 
     @property
     def max_age(self) -> float | None:

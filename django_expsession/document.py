@@ -14,7 +14,7 @@ import math
 import re
 from typing import Any
 
-from .clock import MAX_MS, in_range, now_ms, parse_iso
+from .clock import MAX_AGE_SECONDS, in_range, now_ms, parse_iso
 from .cookie import CookieError, check_attributes
 
 Document = dict[str, Any]
@@ -36,6 +36,9 @@ _COOKIE_TYPES: dict[str, tuple[type, ...]] = {
     "priority": (str, type(None)),
 }
 _SCALARS = (str, int, float, bool, type(None))
+#: The longest cookie lifetime a stored document may hold, either way: the
+#: settings' bound, so that a touch (now + originalMaxAge) is an HTTP date.
+MAX_ORIGINAL_MS = MAX_AGE_SECONDS * 1000
 
 
 class InvalidDocumentError(ValueError):
@@ -144,13 +147,15 @@ def check_tree(value: Any) -> None:
         item, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise InvalidDocumentError(f"it is nested more than {MAX_DEPTH} levels deep")
+        # Scalars are checked at their parent's depth: only containers nest,
+        # as in parse()'s check.
         if isinstance(item, dict):
             for key, child in item.items():
                 if not isinstance(key, str):
                     raise InvalidDocumentError("it has a key that is not a string")
-                stack.append((child, depth + 1))
+                stack.append((child, depth + 1 if isinstance(child, dict | list) else depth))
         elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
+            stack.extend((child, depth + 1 if isinstance(child, dict | list) else depth) for child in item)
         elif isinstance(item, float):
             if not math.isfinite(item):
                 raise InvalidDocumentError("it holds a number that is not finite")
@@ -170,7 +175,9 @@ def check(document: Any) -> int | None:
         if types is not None and (type(value) not in types):
             raise InvalidDocumentError(f"its cookie.{key} has the wrong type")
     original = cookie.get("originalMaxAge")
-    if original is not None and not (math.isfinite(original) and abs(original) <= MAX_MS):
+    # Comparisons, not math.isfinite(): that converts an int to a float, which
+    # overflows for one of 310 digits. NaN and infinities fail them too.
+    if original is not None and not -MAX_ORIGINAL_MS <= original <= MAX_ORIGINAL_MS:
         raise InvalidDocumentError("its cookie.originalMaxAge is out of range")
     try:
         # What the Set-Cookie header will need (a stored path with a ";" would fail every response).

@@ -197,7 +197,15 @@ class SessionMiddleware(DjangoSessionMiddleware):
         if gone:
             # express: unset "destroy" destroys whenever req.session is gone,
             # also after destroy() (a second, harmless destroy).
-            if session is not None and session.has_id and settings.unset == "destroy":
+            if settings.unset != "destroy":
+                return None, SKIP
+            if session is None and found.record is not None:
+                # Deleted before the view looked at it: express loaded it all
+                # the same, and destroys it.
+                loaded = found.session
+                if loaded is not None and loaded.has_id and loaded.id == found.cookie_id:
+                    session = loaded  # (a refused record gave a new session: nothing to destroy)
+            if session is not None and session.has_id:
                 return session, Decision(Action.DESTROY)
             return None, SKIP
         if session is None:
