@@ -23,6 +23,9 @@ DATABASES = {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": ":memory:",
         "TEST": {"NAME": os.path.join(tempfile.gettempdir(), f"test_expsession{_suffix}.sqlite3")},
+        # The thread tests' fifty writers queue on SQLite's one write lock;
+        # under coverage on a busy machine the default 5 s wait ran out.
+        "OPTIONS": {"timeout": 30},
     },
 }
 # Aliases exist only for reachable servers, so pytest-django never tries to
