@@ -302,7 +302,9 @@ def check_attributes(attrs: dict[str, Any]) -> None:
     )
 
 
-@functools.lru_cache(maxsize=256)
+# typed: 1 and True (or 0 and False) are equal keys to an untyped cache, so
+# sameSite=1 would be served the header checked for sameSite=True.
+@functools.lru_cache(maxsize=256, typed=True)
 def _attribute_parts(
     name: str,
     domain: Any,

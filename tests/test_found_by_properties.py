@@ -185,3 +185,10 @@ def test_an_expiry_more_than_a_thousand_years_away_keeps_the_session(settings):
         cookie = "connect.sid=" + first.cookies["connect.sid"].value
         second = middleware(RequestFactory().get("/", HTTP_COOKIE=cookie))
     assert second.content == b"1"
+
+
+def test_an_int_samesite_is_refused_even_after_true_was_checked():
+    # The attribute check is cached; without typed keys 1 hit True's entry.
+    Cookie.from_options({"sameSite": True}).header("connect.sid", "v")
+    with pytest.raises(CookieError):
+        Cookie.from_options({"sameSite": 1}).header("connect.sid", "v")
