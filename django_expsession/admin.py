@@ -164,12 +164,7 @@ class SessionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
             users = request.POST.getlist("user")
             going = [sid for user in users for sid, _data in store.user_sessions(user)]
             count = pages.destroy(store, going, request)
-            message = ngettext(
-                "Logged %(users)d user out everywhere:", "Logged %(users)d users out everywhere:", len(users)
-            ) % {"users": len(users)}
-            message += " " + ngettext(
-                "destroyed %(count)d session.", "destroyed %(count)d sessions.", count
-            ) % {"count": count}
+            message = pages.logged_out_message(len(users), count)
         self.message_user(request, message, messages.SUCCESS)
         return HttpResponseRedirect(self._url("changelist"))
 

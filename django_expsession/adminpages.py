@@ -15,6 +15,7 @@ from django.db.models import Model
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from . import events, signals
 from .listing import STORE_LIMIT, Detail, Entry, Query, Status, process_local, source_for
@@ -198,6 +199,19 @@ def selected_users(store: Store, sids: list[str]) -> list[dict[str, Any]]:
         }
         for user_id in ids
     ]
+
+
+def logged_out_message(users: int, sessions: int) -> str:
+    """What the admin says after logging ``users`` out everywhere."""
+    message = ngettext(
+        "Logged %(users)d user out everywhere:", "Logged %(users)d users out everywhere:", users
+    ) % {"users": users}
+    return (
+        message
+        + " "
+        + ngettext("destroyed %(count)d session.", "destroyed %(count)d sessions.", sessions)
+        % {"count": sessions}
+    )
 
 
 def destroy(store: Store, sids: Iterable[str], request: HttpRequest | None = None) -> int:

@@ -22,7 +22,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy
 
 from . import adminpages as pages
 from .stores import get_store
@@ -63,13 +63,7 @@ def log_out_everywhere(
     # Collect first: destroying while the store iterates its index could skip ids.
     going = [sid for user in users for sid, _data in store.user_sessions(user.pk)]
     count = pages.destroy(store, going, request)
-    message = ngettext(
-        "Logged %(users)d user out everywhere:", "Logged %(users)d users out everywhere:", len(users)
-    ) % {"users": len(users)}
-    message += " " + ngettext("destroyed %(count)d session.", "destroyed %(count)d sessions.", count) % {
-        "count": count
-    }
-    modeladmin.message_user(request, message, messages.SUCCESS)
+    modeladmin.message_user(request, pages.logged_out_message(len(users), count), messages.SUCCESS)
     return None
 
 
